@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hub-catalog.h - the capability catalog: capability definitions loaded from
- * data/capabilities/*.json in the seed's capability schema format
+ * data/capabilities/<id>.json in the seed's capability schema format
  * (digest A §1), and validation of reported values and command parameters
  * against them.
  *
@@ -69,7 +69,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubCatalog, hub_catalog_free)
  * id replaces nothing and fails with HUB_ERROR_EXISTS. */
 gboolean hub_catalog_load_file(HubCatalog *catalog, const char *path, GError **error);
 
-/* Loads every "*.json" in @dir, in name order. A file that fails is logged
+/* Loads every JSON file in @dir, in name order. A file that fails is logged
  * ("Failed to load capability file %s: %s, ignoring") and skipped. Returns
  * the number loaded, or -1 with @error when @dir cannot be read. */
 gint hub_catalog_load_dir(HubCatalog *catalog, const char *dir, GError **error);

@@ -186,7 +186,7 @@ struct hub_plugin_descriptor {
 	uint32_t abi_minor;   /* HUB_PLUGIN_ABI_MINOR the plugin was built with */
 	uint32_t struct_size; /* sizeof(struct hub_plugin_descriptor) */
 	uint32_t kind;        /* HUB_PLUGIN_KIND_* */
-	const char *name;     /* [a-z0-9-]{1,32}, unique across loaded plugins */
+	const char *name;     /* [a-z0-9][a-z0-9-]{0,31}, unique across loaded plugins */
 	const char *version;  /* the plugin's own version string */
 	int (*init)(const struct hub_host *host, struct hub_plugin *plugin, void **user_data);
 	void (*exit)(void *user_data);
@@ -198,6 +198,7 @@ struct hub_plugin_descriptor {
 /* The one exported symbol. Returns a NULL-terminated array of descriptors that
  * lives as long as the shared object is loaded. */
 typedef const struct hub_plugin_descriptor *const *(*hub_plugin_query_fn)(void);
+HUB_PLUGIN_EXPORT const struct hub_plugin_descriptor *const *hub_plugin_query(void);
 #define HUB_PLUGIN_QUERY_SYMBOL "hub_plugin_query"
 
 #ifdef __cplusplus

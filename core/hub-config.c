@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "hub-config.h"
+#include "hub-error.h"
+
+static const char *const known_keys[] = {
+	"plugin-dir", "capability-dir", "state-dir", "plugins", "command-timeout-ms", NULL,
+};
+
+char *hub_config_resolve_path(HubConfig *config, const char *path)
+{
+	if (!path)
+		return NULL;
+	if (g_path_is_absolute(path))
+		return g_strdup(path);
+	return g_canonicalize_filename(path, config->dir);
+}
+
+static gboolean read_path(HubConfig *config, const char *key, char **out, GError **error)
+{
+	g_autofree char *value = NULL;
+
+	if (!config->keyfile || !g_key_file_has_key(config->keyfile, "hubd", key, NULL))
+		return TRUE;
+	value = g_key_file_get_string(config->keyfile, "hubd", key, NULL);
+	g_strstrip(value);
+	if (!*value) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "%s: [hubd] %s is empty", config->path, key);
+		return FALSE;
+	}
+	g_free(*out);
+	*out = hub_config_resolve_path(config, value);
+	return TRUE;
+}
+
+HubConfig *hub_config_load(const char *path, GError **error)
+{
+	g_autoptr(HubConfig) config = g_new0(HubConfig, 1);
+	g_autoptr(GError) local = NULL;
+
+	config->plugin_dir = g_strdup(HUB_PLUGINS_DIR);
+	config->capability_dir = g_strdup(HUB_CAPABILITIES_DIR);
+	config->state_dir = g_strdup(HUB_STATE_DIR);
+	config->command_timeout_ms = 10000;
+	if (!path) {
+		config->dir = g_get_current_dir();
+		return g_steal_pointer(&config);
+	}
+	config->path = g_canonicalize_filename(path, NULL);
+	config->dir = g_path_get_dirname(config->path);
+	config->keyfile = g_key_file_new();
+	if (!g_key_file_load_from_file(config->keyfile, config->path, G_KEY_FILE_NONE, &local)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "cannot read configuration %s: %s",
+			    config->path, local->message);
+		return NULL;
+	}
+	if (g_key_file_has_group(config->keyfile, "hubd")) {
+		g_auto(GStrv) keys = g_key_file_get_keys(config->keyfile, "hubd", NULL, NULL);
+
+		for (guint i = 0; keys && keys[i]; i++)
+			if (!g_strv_contains(known_keys, keys[i]))
+				g_warning("%s: unknown key [hubd] %s, ignoring", config->path, keys[i]);
+	}
+	if (!read_path(config, "plugin-dir", &config->plugin_dir, error) ||
+	    !read_path(config, "capability-dir", &config->capability_dir, error) ||
+	    !read_path(config, "state-dir", &config->state_dir, error))
+		return NULL;
+	if (g_key_file_has_key(config->keyfile, "hubd", "plugins", NULL)) {
+		config->plugins = g_key_file_get_string_list(config->keyfile, "hubd", "plugins", NULL, NULL);
+		for (guint i = 0; config->plugins && config->plugins[i]; i++)
+			g_strstrip(config->plugins[i]);
+	}
+	if (g_key_file_has_key(config->keyfile, "hubd", "command-timeout-ms", NULL)) {
+		g_autofree char *text = g_key_file_get_string(config->keyfile, "hubd", "command-timeout-ms", NULL);
+		guint64 value = 0;
+
+		if (!g_ascii_string_to_unsigned(g_strstrip(text), 10, 100, 600000, &value, NULL)) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
+				    "%s: [hubd] command-timeout-ms must be 100-600000, not \"%s\"", config->path, text);
+			return NULL;
+		}
+		config->command_timeout_ms = (guint)value;
+	}
+	return g_steal_pointer(&config);
+}
+
+void hub_config_free(HubConfig *config)
+{
+	if (!config)
+		return;
+	if (config->keyfile)
+		g_key_file_unref(config->keyfile);
+	g_free(config->path);
+	g_free(config->dir);
+	g_free(config->plugin_dir);
+	g_free(config->capability_dir);
+	g_free(config->state_dir);
+	g_strfreev(config->plugins);
+	g_free(config);
+}
+
+char *hub_config_get_plugin_value(HubConfig *config, const char *plugin, const char *key)
+{
+	g_autofree char *group = g_strdup_printf("plugin.%s", plugin);
+	char *value;
+
+	if (!config->keyfile)
+		return NULL;
+	value = g_key_file_get_string(config->keyfile, group, key, NULL);
+	return value ? g_strstrip(value) : NULL;
+}

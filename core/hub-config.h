@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hub-config.h - the daemon's settings (hubd.conf, GKeyFile).
+ *
+ *   [hubd]
+ *   plugin-dir=/usr/lib/x86_64-linux-gnu/hubd/plugins
+ *   capability-dir=/usr/share/hubd/capabilities
+ *   state-dir=/var/lib/hubd
+ *   plugins=virtual            # optional: load only these (default: every plugin in plugin-dir)
+ *   command-timeout-ms=10000
+ *
+ *   [plugin.virtual]           # one group per plugin, read through host->config_get
+ *   devices=demo-devices.conf
+ *
+ * Relative paths are resolved against the directory of the configuration file.
+ */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+	GKeyFile *keyfile;
+	char *path;            /* the file, absolute; NULL when built-in defaults */
+	char *dir;             /* its directory */
+	char *plugin_dir;
+	char *capability_dir;
+	char *state_dir;
+	char **plugins;        /* NULL = all */
+	guint command_timeout_ms;
+} HubConfig;
+
+/* Loads @path (NULL: defaults only). HUB_ERROR_INVALID_ARGUMENT with the
+ * file, group and key for a malformed file or value. Unknown keys in [hubd]
+ * are logged as warnings. */
+HubConfig *hub_config_load(const char *path, GError **error);
+void hub_config_free(HubConfig *config); /* NULL-safe */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubConfig, hub_config_free)
+
+/* @path made absolute against the configuration file's directory. g_free. */
+char *hub_config_resolve_path(HubConfig *config, const char *path);
+
+/* Value of @key in group "plugin.<plugin>", or NULL. g_free. */
+char *hub_config_get_plugin_value(HubConfig *config, const char *plugin, const char *key);

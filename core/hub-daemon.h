@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hub-daemon.h - the core assembled: configuration, catalog, store, registry,
+ * command pipeline, plugins and discovery, wired through the event bus.
+ * The D-Bus adapter and (later) transports sit on top of it.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "hub-catalog.h"
+#include "hub-command.h"
+#include "hub-config.h"
+#include "hub-discovery.h"
+#include "hub-event-bus.h"
+#include "hub-plugin-loader.h"
+#include "hub-registry.h"
+#include "hub-store.h"
+
+typedef struct {
+	HubConfig *config;
+	HubEventBus *bus;
+	HubCatalog *catalog;
+	HubStore *store;
+	HubRegistry *registry;
+	HubCommandPipeline *commands;
+	HubPluginLoader *loader;
+	HubDiscovery *discovery;
+	GPtrArray *plugin_data;  /* host-side per-plugin state (hub-host.c) */
+	guint store_subscription;
+	gboolean started;
+} HubDaemon;
+
+/* Takes @config. Creates the state directory (0700) if needed, loads the
+ * catalog, opens (or recreates) the database and restores devices. */
+HubDaemon *hub_daemon_new(HubConfig *config, GError **error);
+/* Loads plugins and starts the protocol plugins. Refused plugins are logged,
+ * not fatal. */
+gboolean hub_daemon_start(HubDaemon *daemon, GError **error);
+/* Stops plugins, unloads them, flushes the store. NULL-safe. */
+void hub_daemon_free(HubDaemon *daemon);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubDaemon, hub_daemon_free)
+
+/* The protocol plugin named @name, or NULL. */
+HubPlugin *hub_daemon_find_protocol(HubDaemon *daemon, const char *name);

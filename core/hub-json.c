@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "hub-error.h"
+#include "hub-json.h"
+
+#include <math.h>
+
+gint64 hub_now_ms(void)
+{
+	return g_get_real_time() / 1000;
+}
+
+char *hub_time_format_ms(gint64 ms)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(ms / 1000);
+	g_autofree char *base = NULL;
+
+	if (!dt)
+		return g_strdup("1970-01-01T00:00:00.000Z");
+	base = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
+	return g_strdup_printf("%s.%03dZ", base, (int)(ms % 1000));
+}
+
+JsonNode *hub_json_from_value(const struct hub_value *value, GError **error)
+{
+	JsonNode *node = NULL;
+
+	switch (value->type) {
+	case HUB_VALUE_NULL:
+		return json_node_new(JSON_NODE_NULL);
+	case HUB_VALUE_BOOL:
+		node = json_node_new(JSON_NODE_VALUE);
+		json_node_set_boolean(node, value->u.b != 0);
+		return node;
+	case HUB_VALUE_INT:
+		node = json_node_new(JSON_NODE_VALUE);
+		json_node_set_int(node, value->u.i);
+		return node;
+	case HUB_VALUE_DOUBLE:
+		if (!isfinite(value->u.d)) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "number is not finite");
+			return NULL;
+		}
+		node = json_node_new(JSON_NODE_VALUE);
+		json_node_set_double(node, value->u.d);
+		return node;
+	case HUB_VALUE_STRING: {
+		g_autofree char *copy = NULL;
+
+		if (!value->u.s.ptr && value->u.s.len > 0) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "string without data");
+			return NULL;
+		}
+		copy = g_strndup(value->u.s.ptr ? value->u.s.ptr : "", value->u.s.len);
+		if (strlen(copy) != value->u.s.len || !g_utf8_validate(copy, -1, NULL)) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "string is not valid UTF-8");
+			return NULL;
+		}
+		node = json_node_new(JSON_NODE_VALUE);
+		json_node_set_string(node, copy);
+		return node;
+	}
+	case HUB_VALUE_JSON: {
+		g_autoptr(JsonParser) parser = json_parser_new();
+		g_autoptr(GError) local = NULL;
+		JsonNode *root;
+
+		if (!value->u.s.ptr ||
+		    !json_parser_load_from_data(parser, value->u.s.ptr, (gssize)value->u.s.len, &local)) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "invalid JSON value: %s",
+				    local ? local->message : "no data");
+			return NULL;
+		}
+		root = json_parser_get_root(parser);
+		if (!root || (!JSON_NODE_HOLDS_ARRAY(root) && !JSON_NODE_HOLDS_OBJECT(root))) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
+				    "a JSON value must be an array or an object");
+			return NULL;
+		}
+		return json_node_copy(root);
+	}
+	default:
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "unknown value type %u", value->type);
+		return NULL;
+	}
+}
+
+void hub_json_to_value(JsonNode *node, struct hub_value *value, char **storage)
+{
+	*storage = NULL;
+	if (!node || JSON_NODE_HOLDS_NULL(node)) {
+		*value = hub_value_null();
+		return;
+	}
+	if (JSON_NODE_HOLDS_VALUE(node)) {
+		switch (json_node_get_value_type(node)) {
+		case G_TYPE_BOOLEAN:
+			*value = hub_value_bool(json_node_get_boolean(node));
+			return;
+		case G_TYPE_INT64:
+			*value = hub_value_int(json_node_get_int(node));
+			return;
+		case G_TYPE_DOUBLE:
+			*value = hub_value_double(json_node_get_double(node));
+			return;
+		default:
+			*value = hub_value_string(json_node_get_string(node));
+			return;
+		}
+	}
+	*storage = hub_json_to_string(node);
+	*value = hub_value_json(*storage);
+}
+
+JsonObject *hub_json_parse_object(const char *text, GError **error)
+{
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(GError) local = NULL;
+	JsonNode *root;
+
+	if (!text || !json_parser_load_from_data(parser, text, -1, &local)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "invalid JSON: %s",
+			    local ? local->message : "no text");
+		return NULL;
+	}
+	root = json_parser_get_root(parser);
+	if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "expected a JSON object");
+		return NULL;
+	}
+	return json_object_ref(json_node_get_object(root));
+}
+
+char *hub_json_to_string(JsonNode *node)
+{
+	return json_to_string(node, FALSE);
+}
+
+gboolean hub_json_equal(JsonNode *a, JsonNode *b)
+{
+	if (!a || !b)
+		return a == b;
+	return json_node_equal(a, b);
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* hub-json.h - conversions between struct hub_value, JsonNode and text, and timestamps. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include <hubd/hub-value.h>
+
+/* Wall-clock time in ms since the Unix epoch. */
+gint64 hub_now_ms(void);
+
+/* ISO 8601 UTC with milliseconds: "2025-06-03T21:50:39.886Z". g_free the result. */
+char *hub_time_format_ms(gint64 ms);
+
+/* A JsonNode for @value; HUB_VALUE_JSON must be an array or object, strings
+ * valid UTF-8. NULL with HUB_ERROR_INVALID_ARGUMENT otherwise. */
+JsonNode *hub_json_from_value(const struct hub_value *value, GError **error);
+
+/* Fills @value from @node. Scalars and strings borrow from @node; arrays and
+ * objects are serialised into *@storage (g_free it after the call). */
+void hub_json_to_value(JsonNode *node, struct hub_value *value, char **storage);
+
+/* Parses @text, which must hold a JSON object; HUB_ERROR_INVALID_ARGUMENT otherwise. */
+JsonObject *hub_json_parse_object(const char *text, GError **error);
+
+/* Compact text of @node. */
+char *hub_json_to_string(JsonNode *node);
+
+/* Deep equality of two nodes (NULL equals only NULL). */
+gboolean hub_json_equal(JsonNode *a, JsonNode *b);

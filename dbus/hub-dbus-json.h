@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hub-dbus-json.h - JSON values on the bus, as variants: boolean "b",
+ * integer "x", number "d", string "s", array "av", object "a{sv}", and
+ * null as an empty "av" (D-Bus has no null).
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+#include <systemd/sd-bus.h>
+
+/* Appends @node as a variant ("v"). Negative errno on failure. */
+int hub_dbus_append_json_variant(sd_bus_message *m, JsonNode *node);
+
+/* Reads one variant from @m into a new JsonNode. Negative errno for types
+ * that have no JSON meaning (object paths, fds, ...). */
+int hub_dbus_read_json_variant(sd_bus_message *m, JsonNode **out);

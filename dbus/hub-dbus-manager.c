@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* hub-dbus-manager.c - org.hubd.Hub1.Manager on /org/hubd/Hub1. */
+#include "config.h"
+
+#include <errno.h>
+
+#include <hubd/hub-plugin.h>
+
+#include "hub-dbus-private.h"
+#include "hub-error.h"
+#include "hub-host.h"
+#include "hub-json.h"
+
+static int get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+		       sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int get_abi_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+			   sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	g_autofree char *abi = g_strdup_printf("%d.%d", HUB_PLUGIN_ABI_MAJOR, HUB_PLUGIN_ABI_MINOR);
+
+	return sd_bus_message_append(reply, "s", abi);
+}
+
+static const char *kind_name(guint32 kind)
+{
+	switch (kind) {
+	case HUB_PLUGIN_KIND_PROTOCOL:
+		return "protocol";
+	case HUB_PLUGIN_KIND_CERTSTORE:
+		return "certstore";
+	case HUB_PLUGIN_KIND_TRANSPORT:
+		return "transport";
+	default:
+		return "unknown";
+	}
+}
+
+static int get_plugins(sd_bus *bus, const char *path, const char *interface, const char *property,
+		       sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	GPtrArray *plugins = hub_plugin_loader_get_plugins(dbus->daemon->loader);
+	int r = sd_bus_message_open_container(reply, 'a', "(sssssb)");
+
+	for (guint i = 0; r >= 0 && i < plugins->len; i++) {
+		HubPlugin *plugin = g_ptr_array_index(plugins, i);
+		g_autofree char *abi = g_strdup_printf("%u.%u", plugin->abi_major, plugin->abi_minor);
+
+		r = sd_bus_message_append(reply, "(sssssb)", plugin->name, kind_name(plugin->kind),
+					  plugin->desc->version ? plugin->desc->version : "", abi, plugin->path,
+					  (int)plugin->tainted);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int get_device_count(sd_bus *bus, const char *path, const char *interface, const char *property,
+			    sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+
+	return sd_bus_message_append(reply, "u", hub_registry_size(dbus->daemon->registry));
+}
+
+static int get_discovering(sd_bus *bus, const char *path, const char *interface, const char *property,
+			   sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+
+	return sd_bus_message_append(reply, "b", (int)hub_discovery_is_running(dbus->daemon->discovery));
+}
+
+static int method_send_command(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	g_autoptr(GError) gerror = NULL;
+	g_autoptr(JsonObject) request = NULL;
+	g_autofree char *trace_id = NULL;
+	const char *text;
+	int r;
+
+	r = hub_dbus_check_write(dbus, m, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "s", &text);
+	if (r < 0)
+		return r;
+	request = hub_json_parse_object(text, &gerror);
+	if (request)
+		trace_id = hub_command_pipeline_submit(dbus->daemon->commands, request, NULL, &gerror);
+	if (!trace_id)
+		return hub_dbus_error_from_gerror(error, gerror);
+	return sd_bus_reply_method_return(m, "s", trace_id);
+}
+
+static int method_wait_command(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	const char *trace_id;
+	uint32_t timeout_ms;
+	int r;
+
+	r = sd_bus_message_read(m, "su", &trace_id, &timeout_ms);
+	if (r < 0)
+		return r;
+	hub_dbus_reply_when_done(dbus, m, trace_id, timeout_ms, FALSE);
+	return 1;
+}
+
+static int method_get_command_result(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	g_autoptr(GError) gerror = NULL;
+	g_autoptr(JsonNode) result = NULL;
+	g_autofree char *text = NULL;
+	const char *trace_id;
+	int r;
+
+	r = sd_bus_message_read(m, "s", &trace_id);
+	if (r < 0)
+		return r;
+	result = hub_command_pipeline_get_result(dbus->daemon->commands, trace_id, &gerror);
+	if (!result)
+		return hub_dbus_error_from_gerror(error, gerror);
+	text = hub_json_to_string(result);
+	return sd_bus_reply_method_return(
+		m, "ss", json_object_get_string_member_with_default(json_node_get_object(result), "status", "completed"),
+		text);
+}
+
+static int method_start_discovery(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	g_autoptr(GError) gerror = NULL;
+	uint32_t seconds;
+	int r;
+
+	r = hub_dbus_check_write(dbus, m, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "u", &seconds);
+	if (r < 0)
+		return r;
+	if (!hub_discovery_start(dbus->daemon->discovery, seconds, &gerror))
+		return hub_dbus_error_from_gerror(error, gerror);
+	return sd_bus_reply_method_return(m, "");
+}
+
+static int method_stop_discovery(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	int r;
+
+	r = hub_dbus_check_write(dbus, m, error);
+	if (r < 0)
+		return r;
+	hub_discovery_stop(dbus->daemon->discovery);
+	return sd_bus_reply_method_return(m, "");
+}
+
+static int method_get_discovered(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	__attribute__((cleanup(sd_bus_message_unrefp))) sd_bus_message *reply = NULL;
+	GPtrArray *found = hub_discovery_get_found(dbus->daemon->discovery);
+	int r;
+
+	r = sd_bus_message_new_method_return(m, &reply);
+	if (r >= 0)
+		r = sd_bus_message_open_container(reply, 'a', "(ssss)");
+	for (guint i = 0; r >= 0 && i < found->len; i++) {
+		HubDiscoveredDevice *d = g_ptr_array_index(found, i);
+
+		r = sd_bus_message_append(reply, "(ssss)", d->discovered_id, d->protocol, d->name, d->device_types);
+	}
+	if (r >= 0)
+		r = sd_bus_message_close_container(reply);
+	return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_onboard(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	g_autoptr(GError) gerror = NULL;
+	g_autofree char *device_id = NULL;
+	g_autofree char *path = NULL;
+	const char *protocol, *discovered_id, *auth;
+	int r;
+
+	r = hub_dbus_check_write(dbus, m, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "sss", &protocol, &discovered_id, &auth);
+	if (r < 0)
+		return r;
+	device_id = hub_host_onboard(dbus->daemon, protocol, discovered_id, auth, &gerror);
+	if (!device_id)
+		return hub_dbus_error_from_gerror(error, gerror);
+	path = hub_dbus_device_path(device_id);
+	return sd_bus_reply_method_return(m, "so", device_id, path);
+}
+
+static int method_remove_device(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	g_autoptr(GError) gerror = NULL;
+	const char *device_id;
+	int r;
+
+	r = hub_dbus_check_write(dbus, m, error);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(m, "s", &device_id);
+	if (r < 0)
+		return r;
+	if (!hub_host_remove_device(dbus->daemon, device_id, &gerror))
+		return hub_dbus_error_from_gerror(error, gerror);
+	return sd_bus_reply_method_return(m, "");
+}
+
+const sd_bus_vtable hub_dbus_manager_vtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_PROPERTY("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("AbiVersion", "s", get_abi_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("Plugins", "a(sssssb)", get_plugins, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_PROPERTY("DeviceCount", "u", get_device_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("Discovering", "b", get_discovering, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_METHOD_WITH_ARGS("SendCommand", SD_BUS_ARGS("s", request_json), SD_BUS_RESULT("s", trace_id),
+				method_send_command, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("WaitCommand", SD_BUS_ARGS("s", trace_id, "u", timeout_ms),
+				SD_BUS_RESULT("i", response_code, "s", result_json), method_wait_command,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetCommandResult", SD_BUS_ARGS("s", trace_id),
+				SD_BUS_RESULT("s", status, "s", result_json), method_get_command_result,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("StartDiscovery", SD_BUS_ARGS("u", seconds), SD_BUS_NO_RESULT,
+				method_start_discovery, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("StopDiscovery", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop_discovery,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetDiscoveredDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssss)", devices),
+				method_get_discovered, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("OnboardDevice",
+				SD_BUS_ARGS("s", protocol, "s", discovered_id, "s", auth_material),
+				SD_BUS_RESULT("s", device_id, "o", device), method_onboard, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("RemoveDevice", SD_BUS_ARGS("s", device_id), SD_BUS_NO_RESULT, method_remove_device,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_SIGNAL_WITH_ARGS("CommandAccepted", SD_BUS_ARGS("s", trace_id, "s", device_id), 0),
+	SD_BUS_SIGNAL_WITH_ARGS("CommandCompleted",
+				SD_BUS_ARGS("s", trace_id, "s", device_id, "i", response_code, "s", result_json), 0),
+	SD_BUS_SIGNAL_WITH_ARGS("DeviceDiscovered",
+				SD_BUS_ARGS("s", discovered_id, "s", protocol, "s", name, "s", device_types), 0),
+	SD_BUS_SIGNAL_WITH_ARGS("DiscoveryFinished", SD_BUS_ARGS("u", found), 0),
+	SD_BUS_VTABLE_END,
+};
