@@ -107,6 +107,7 @@ HubDaemon *hub_daemon_new(HubConfig *config, GError **error)
 	daemon->commands = hub_command_pipeline_new(daemon->registry, daemon->bus, daemon->store,
 						    config->command_timeout_ms, hub_host_dispatch_command, daemon);
 	daemon->loader = hub_plugin_loader_new(HUB_PLUGIN_ABI_MAJOR, HUB_PLUGIN_ABI_MINOR, hub_host_table(), daemon);
+	hub_plugin_loader_set_release_func(daemon->loader, hub_host_release_plugin);
 	daemon->discovery = hub_discovery_new(daemon->loader, daemon->bus);
 	return g_steal_pointer(&daemon);
 }

@@ -624,6 +624,29 @@ gboolean hub_host_remove_device(HubDaemon *daemon, const char *device_id, GError
 	return TRUE;
 }
 
+static void cancel_invokes(PluginData *pd)
+{
+	GHashTableIter iter;
+	gpointer key;
+
+	g_mutex_lock(&pd->invoke_lock);
+	g_hash_table_iter_init(&iter, pd->invokes);
+	while (g_hash_table_iter_next(&iter, &key, NULL))
+		g_source_remove(GPOINTER_TO_UINT(key));
+	g_hash_table_remove_all(pd->invokes);
+	g_mutex_unlock(&pd->invoke_lock);
+}
+
+void hub_host_release_plugin(HubPlugin *plugin)
+{
+	PluginData *pd = plugin->host_data;
+
+	if (!pd)
+		return;
+	g_hash_table_remove_all(pd->timers);
+	cancel_invokes(pd);
+}
+
 void hub_host_prepare_plugins(HubDaemon *daemon)
 {
 	GPtrArray *plugins = hub_plugin_loader_get_plugins(daemon->loader);
@@ -636,16 +659,10 @@ void hub_host_release_all(HubDaemon *daemon)
 {
 	for (guint i = 0; i < daemon->plugin_data->len; i++) {
 		PluginData *pd = g_ptr_array_index(daemon->plugin_data, i);
-		GHashTableIter iter;
-		gpointer key;
 
 		g_hash_table_unref(pd->timers);
 		g_hash_table_unref(pd->config_values);
-		g_mutex_lock(&pd->invoke_lock);
-		g_hash_table_iter_init(&iter, pd->invokes);
-		while (g_hash_table_iter_next(&iter, &key, NULL))
-			g_source_remove(GPOINTER_TO_UINT(key));
-		g_mutex_unlock(&pd->invoke_lock);
+		cancel_invokes(pd);
 		g_hash_table_unref(pd->invokes);
 		g_mutex_clear(&pd->invoke_lock);
 		g_free(pd->name);

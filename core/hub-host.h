@@ -29,6 +29,9 @@ gboolean hub_host_remove_device(HubDaemon *daemon, const char *device_id, GError
  * use invoke_main from the start); after loading, before start(). */
 void hub_host_prepare_plugins(HubDaemon *daemon);
 
+/* HubPluginReleaseFunc: cancels one plugin's timers, watches and queued calls. */
+void hub_host_release_plugin(HubPlugin *plugin);
+
 /* Cancels the timers and watches a plugin left behind and frees host-side
  * state; after every plugin's exit(). */
 void hub_host_release_all(HubDaemon *daemon);

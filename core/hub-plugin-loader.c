@@ -42,6 +42,7 @@ struct _HubPluginLoader {
 	gpointer host_ctx;
 	GPtrArray *plugins;  /* HubPlugin*, load order */
 	GPtrArray *failed;   /* HubPlugin* whose init() failed; see load_descriptor() */
+	HubPluginReleaseFunc release;
 	GPtrArray *refusals; /* HubPluginRefusal*, in order */
 	GPtrArray *modules;  /* HubPluginModule*, load order */
 };
@@ -95,6 +96,11 @@ HubPluginLoader *hub_plugin_loader_new(guint32 abi_major, guint32 abi_minor, con
 	return loader;
 }
 
+void hub_plugin_loader_set_release_func(HubPluginLoader *loader, HubPluginReleaseFunc release)
+{
+	loader->release = release;
+}
+
 void hub_plugin_loader_free(HubPluginLoader *loader)
 {
 	if (!loader)
@@ -108,6 +114,8 @@ void hub_plugin_loader_free(HubPluginLoader *loader)
 		if (plugin->initialised && plugin->desc->exit)
 			plugin->desc->exit(plugin->user_data);
 		plugin->initialised = FALSE;
+		if (loader->release)
+			loader->release(plugin);
 		hub_plugin_free(plugin);
 	}
 	g_ptr_array_unref(loader->plugins);
@@ -321,6 +329,9 @@ static LoadResult load_descriptor(HubPluginLoader *loader, const char *path, con
 		r = desc->init(loader->host, plugin, &plugin->user_data);
 		if (r < 0) {
 			refuse(loader, path, name, HUB_ERROR_FAILED, init_failure_reason(r), error);
+			/* The host drops whatever init() registered before failing. */
+			if (loader->release)
+				loader->release(plugin);
 			/* init() may have handed the host callbacks (timers, watches)
 			 * that still point at this handle and this module's code, so
 			 * both stay valid until the loader is freed. */

@@ -54,6 +54,11 @@ typedef struct _HubPluginLoader HubPluginLoader;
  * @host_ctx: stored in every struct hub_plugin. */
 HubPluginLoader *hub_plugin_loader_new(guint32 abi_major, guint32 abi_minor, const struct hub_host *host,
 				       gpointer host_ctx);
+/* Called after a plugin's exit(), and after an init() that failed, so the
+ * host can cancel the timers, watches and queued calls the plugin left. */
+typedef void (*HubPluginReleaseFunc)(HubPlugin *plugin);
+void hub_plugin_loader_set_release_func(HubPluginLoader *loader, HubPluginReleaseFunc release);
+
 /* Calls exit() on every initialised plugin in reverse load order, then unloads. NULL-safe. */
 void hub_plugin_loader_free(HubPluginLoader *loader);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubPluginLoader, hub_plugin_loader_free)

@@ -915,7 +915,7 @@ static gboolean find_ref_loop(CheckCtx *ctx, const char *name, const char *where
 	if (GPOINTER_TO_INT(state) == REF_DONE)
 		return TRUE;
 	if (GPOINTER_TO_INT(state) == REF_VISITING)
-		return bad(error, where, "$ref \"" LOCAL_REF_PREFIX "%s\" refers back to itself", name);
+		return bad(error, where, "$ref loop: \"" LOCAL_REF_PREFIX "%s\" leads back to itself", name);
 	if (depth > MAX_DEPTH)
 		return bad(error, where, "$ref chain is longer than %d links", MAX_DEPTH);
 	g_hash_table_insert(ctx->walked, g_strdup(name), GINT_TO_POINTER(REF_VISITING));

@@ -172,25 +172,6 @@ static gboolean value_to_bool(const struct hub_value *value, gint32 *out)
 	return TRUE;
 }
 
-/* Matter's PINCode is an octet string: accept the PIN as text or hex-encoded. */
-static gboolean pin_matches(const struct hub_value *value, const char *pin)
-{
-	size_t n = strlen(pin);
-
-	if (virtual_value_is(value, pin))
-		return TRUE;
-	if (value->type != HUB_VALUE_STRING || !value->u.s.ptr || value->u.s.len != 2 * n)
-		return FALSE;
-	for (size_t i = 0; i < n; i++) {
-		int hi = g_ascii_xdigit_value(value->u.s.ptr[2 * i]);
-		int lo = g_ascii_xdigit_value(value->u.s.ptr[2 * i + 1]);
-
-		if (hi < 0 || lo < 0 || (hi << 4 | lo) != (unsigned char)pin[i])
-			return FALSE;
-	}
-	return TRUE;
-}
-
 /* ---- completion ---- */
 
 static void complete(VirtualPlugin *vp, guint64 command_id, gint32 code, const char *error_code,
@@ -484,7 +465,7 @@ int virtual_command_invoke(VirtualPlugin *vp, guint64 command_id, VirtualDevice 
 		gboolean ok;
 
 		if (spec->kind == ARG_PIN) {
-			cmd->pin_rejected = dev->pin && (!param || !pin_matches(&param->value, dev->pin));
+			cmd->pin_rejected = dev->pin && (!param || !virtual_value_is(&param->value, dev->pin));
 			continue;
 		}
 		if (!param || param->value.type == HUB_VALUE_NULL) {

@@ -19,7 +19,6 @@
 #define MIN_INTERVAL_MS 10u
 #define MAX_INTERVAL_MS 86400000u /* 1 day */
 #define MAX_GENERATE    100000u
-#define MAX_PIN_LENGTH  32u
 
 static const char *const device_keys[] = {
 	"type",	       "name",		     "manufacturer",	  "model",
@@ -45,6 +44,16 @@ gboolean virtual_id_is_valid(const char *id)
 		if (!g_ascii_isalnum(*p) && !strchr("._:-", *p))
 			return FALSE;
 	return n >= 1 && n <= 128;
+}
+
+static gboolean pin_is_valid(const char *pin)
+{
+	size_t n = strlen(pin);
+
+	for (const char *p = pin; *p; p++)
+		if (!g_ascii_isdigit(*p))
+			return FALSE;
+	return n >= 4 && n <= 8;
 }
 
 static gboolean parse_uint(const char *text, guint32 min, guint32 max, guint32 *out)
@@ -216,8 +225,8 @@ static VirtualDevice *parse_device(const Parser *ps, const char *id)
 			     dev->offline_duration_ms, dev->offline_period_ms);
 		return NULL;
 	}
-	if (pin && strlen(pin) > MAX_PIN_LENGTH) { /* never echo a PIN */
-		parser_error(ps, "pin is longer than %u characters", MAX_PIN_LENGTH);
+	if (pin && !pin_is_valid(pin)) { /* never echo a PIN */
+		parser_error(ps, "invalid pin (expected 4 to 8 digits, like Matter's PINCode)");
 		return NULL;
 	}
 	if (has_interval && !(type->flags & VIRTUAL_TYPE_PERIODIC))

@@ -58,8 +58,11 @@ static HubCatalog *load_bundled(void)
 	g_autoptr(HubCatalog) catalog = hub_catalog_new();
 	g_autoptr(GError) error = NULL;
 
-	g_assert_cmpint(hub_catalog_load_dir(catalog, dir, &error), ==, N_BUNDLED);
+	gint loaded = hub_catalog_load_dir(catalog, dir, &error);
+
+	/* run from the top source directory, or set HUB_TOP_SRCDIR */
 	g_assert_no_error(error);
+	g_assert_cmpint(loaded, ==, N_BUNDLED);
 	return g_steal_pointer(&catalog);
 }
 

@@ -341,7 +341,7 @@ static void test_check_ref_loop(void)
 	/* the message names the place in $defs where the loop closes */
 	g_assert_false(hub_schema_check(s, defs, "properties.X.value", &error));
 	g_assert_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT);
-	assert_contains(error->message, "$defs.B: $ref \"#/$defs/A\" refers back to itself");
+	assert_contains(error->message, "$defs.B: $ref loop: \"#/$defs/A\" leads back to itself");
 	g_clear_error(&error);
 	/* unchecked, the same schema must fail cleanly, not exhaust the stack */
 	g_assert_false(hub_schema_validate(s, defs, v, &error));
