@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "hubctl.h"
@@ -83,7 +84,6 @@ static int
 read_container(sd_bus_message *m, char type, const char *contents, GVariant **ret)
 {
 	g_autofree char *signature = NULL;
-	g_auto(GVariantBuilder) builder;
 	int r;
 
 	switch (type) {
@@ -105,7 +105,9 @@ read_container(sd_bus_message *m, char type, const char *contents, GVariant **re
 	r = sd_bus_message_enter_container(m, type, contents);
 	if (r < 0)
 		return r;
-	g_variant_builder_init(&builder, G_VARIANT_TYPE(signature));
+
+	g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE(signature));
+
 	for (;;) {
 		GVariant *child = NULL;
 
@@ -193,10 +195,9 @@ read_value(sd_bus_message *m, GVariant **ret)
 int
 hubctl_message_read_tuple(sd_bus_message *m, GVariant **ret)
 {
-	g_auto(GVariantBuilder) builder;
+	g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_TUPLE);
 	int r;
 
-	g_variant_builder_init(&builder, G_VARIANT_TYPE_TUPLE);
 	for (;;) {
 		GVariant *child = NULL;
 

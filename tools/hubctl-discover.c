@@ -16,6 +16,7 @@ typedef struct {
 	GMainLoop *loop;
 	GSource *bus_source;
 	gint64 window_end;      /* monotonic, usec */
+	guint window_timeout;   /* source id, 0 once it ran */
 	guint found;            /* DeviceDiscovered signals seen */
 	gboolean finished;      /* DiscoveryFinished seen */
 	guint finished_found;   /* its count */
@@ -124,6 +125,7 @@ on_window_over(gpointer userdata)
 {
 	Discover *d = userdata;
 
+	d->window_timeout = 0;
 	g_main_loop_quit(d->loop);
 	return G_SOURCE_REMOVE;
 }
@@ -258,7 +260,7 @@ hubctl_cmd_discover(HubctlContext *ctx)
 	_cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
 	Discover d = { .ctx = ctx };
-	guint sigint, sigterm, tick = 0, window;
+	guint sigint, sigterm, tick = 0;
 	int r;
 
 	if (ctx->list)
@@ -289,7 +291,7 @@ hubctl_cmd_discover(HubctlContext *ctx)
 	g_source_attach(d.bus_source, NULL);
 	sigint = g_unix_signal_add(SIGINT, on_interrupt, &d);
 	sigterm = g_unix_signal_add(SIGTERM, on_interrupt, &d);
-	window = g_timeout_add_seconds(ctx->seconds + 2, on_window_over, &d);
+	d.window_timeout = g_timeout_add((ctx->seconds + 2) * 1000, on_window_over, &d);
 
 	g_main_loop_run(loop);
 
@@ -300,13 +302,8 @@ hubctl_cmd_discover(HubctlContext *ctx)
 	if (!g_source_is_destroyed(d.bus_source))
 		g_source_destroy(d.bus_source);
 	g_source_unref(d.bus_source);
-	/* on_window_over removes itself once it ran. */
-	{
-		GSource *source = g_main_context_find_source_by_id(NULL, window);
-
-		if (source)
-			g_source_destroy(source);
-	}
+	if (d.window_timeout)
+		g_source_remove(d.window_timeout);
 	if (d.exit_status == HUBCTL_EXIT_OK)
 		print_summary(&d);
 	else

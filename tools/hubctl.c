@@ -8,6 +8,7 @@
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "hubctl.h"

@@ -225,18 +225,18 @@ static VirtualDevice *parse_device(const Parser *ps, const char *id)
 			     dev->offline_duration_ms, dev->offline_period_ms);
 		return NULL;
 	}
-	if (pin && !pin_is_valid(pin)) { /* never echo a PIN */
-		parser_error(ps, "invalid pin (expected 4 to 8 digits, like Matter's PINCode)");
-		return NULL;
-	}
 	if (has_interval && !(type->flags & VIRTUAL_TYPE_PERIODIC))
 		parser_warning(ps, "report-interval-ms does not apply to a %s", type->name);
 	if (has_battery && !(type->flags & VIRTUAL_TYPE_BATTERY))
 		parser_warning(ps, "battery does not apply to a %s", type->name);
-	if (pin && strcmp(type->name, "door-lock") != 0)
+	if (pin && strcmp(type->name, "door-lock") != 0) {
 		parser_warning(ps, "pin does not apply to a %s", type->name);
-	else
+	} else if (pin && !pin_is_valid(pin)) { /* never echo a PIN */
+		parser_error(ps, "invalid pin (expected 4 to 8 digits, like Matter's PINCode)");
+		return NULL;
+	} else {
 		dev->pin = g_steal_pointer(&pin);
+	}
 
 	dev->config_onboarded = onboarded;
 	dev->initial_battery = (guint8)battery;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -117,7 +118,7 @@ void hub_test_env_write_config(HubTestEnv *env, const char *hubd_extra, const ch
 GSubprocess *hub_test_env_spawn_hubd(HubTestEnv *env)
 {
 	g_autoptr(GSubprocessLauncher) launcher = launcher_new(env, G_SUBPROCESS_FLAGS_NONE);
-	g_autofree char *hubd = g_build_filename(builddir(), "core", "hubd", NULL);
+	g_autofree char *hubd = g_build_filename(builddir(), "src", "hubd", NULL);
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	const char *wrapper = g_getenv("HUB_TEST_WRAPPER");
 	g_autoptr(GError) error = NULL;

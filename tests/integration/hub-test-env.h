@@ -66,5 +66,5 @@ GVariant *hub_test_get_manager_property(HubTestEnv *env, const char *property);
 gboolean hub_test_wait_until(gboolean (*done)(gpointer data), gpointer data, guint timeout_ms);
 
 /* Runs a program from the build tree (e.g. "tools/hubctl") with the test bus
- * address in its environment. Returns the exit status; output in *@out/*@err. */
+ * address in its environment. Returns the exit status; output in @out and @err. */
 gint hub_test_run_tool(HubTestEnv *env, const char *const *argv, char **out, char **err);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-catalog.c - capability documents and the validation built on them (core/hub-catalog.c). */
+/* test-catalog.c - capability documents and the validation built on them (src/hub-catalog.c). */
 #include "config.h"
 
 #include <string.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-schema.c - the JSON Schema subset of capability documents (core/hub-schema.c). */
+/* test-schema.c - the JSON Schema subset of capability documents (src/hub-schema.c). */
 #include "config.h"
 
 #include <string.h>
