@@ -215,15 +215,36 @@ hubctl_message_read_tuple(sd_bus_message *m, GVariant **ret)
 	return 0;
 }
 
+int
+hubctl_new_call(sd_bus *bus, const char *path, const char *interface, const char *member, sd_bus_message **ret)
+{
+	return sd_bus_message_new_method_call(bus, ret, HUBCTL_SERVICE, path, interface, member);
+}
+
+/* Sends @m and waits for the reply; @ret (optional) receives its
+ * arguments as a tuple. */
+int
+hubctl_call_message(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, sd_bus_error *error, GVariant **ret)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	int r;
+
+	r = sd_bus_call(bus, m, timeout_usec, error, &reply);
+	if (r < 0)
+		return r;
+	if (!ret)
+		return 0;
+	return hubctl_message_read_tuple(reply, ret);
+}
+
 static int
 call_va(sd_bus *bus, const char *path, const char *interface, const char *member, uint64_t timeout_usec,
 	sd_bus_error *error, GVariant **ret, const char *types, va_list ap)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	int r;
 
-	r = sd_bus_message_new_method_call(bus, &m, HUBCTL_SERVICE, path, interface, member);
+	r = hubctl_new_call(bus, path, interface, member, &m);
 	if (r < 0)
 		return r;
 	if (types) {
@@ -231,12 +252,99 @@ call_va(sd_bus *bus, const char *path, const char *interface, const char *member
 		if (r < 0)
 			return r;
 	}
-	r = sd_bus_call(bus, m, timeout_usec, error, &reply);
+	return hubctl_call_message(bus, m, timeout_usec, error, ret);
+}
+
+#define JSON_MAX_DEPTH 128
+
+static int append_json(sd_bus_message *m, JsonNode *node, guint depth);
+
+static int
+append_json_array(sd_bus_message *m, JsonArray *array, guint depth)
+{
+	int r;
+
+	r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "v");
 	if (r < 0)
 		return r;
-	if (!ret)
-		return 0;
-	return hubctl_message_read_tuple(reply, ret);
+	for (guint i = 0; i < json_array_get_length(array); i++) {
+		r = append_json(m, json_array_get_element(array, i), depth + 1);
+		if (r < 0)
+			return r;
+	}
+	return sd_bus_message_close_container(m);
+}
+
+static int
+append_json_object(sd_bus_message *m, JsonObject *object, guint depth)
+{
+	g_autoptr(GList) members = json_object_get_members(object);
+	int r;
+
+	r = sd_bus_message_open_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+	if (r < 0)
+		return r;
+	for (GList *l = members; l; l = l->next) {
+		r = sd_bus_message_open_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv");
+		if (r < 0)
+			return r;
+		r = sd_bus_message_append_basic(m, SD_BUS_TYPE_STRING, l->data);
+		if (r < 0)
+			return r;
+		r = append_json(m, json_object_get_member(object, l->data), depth + 1);
+		if (r < 0)
+			return r;
+		r = sd_bus_message_close_container(m);
+		if (r < 0)
+			return r;
+	}
+	return sd_bus_message_close_container(m);
+}
+
+/* One JSON value as a variant, the way hubd carries JSON on the bus. */
+static int
+append_json(sd_bus_message *m, JsonNode *node, guint depth)
+{
+	const char *contents;
+	int r;
+
+	if (depth > JSON_MAX_DEPTH)
+		return -ELOOP;
+	if (!node || JSON_NODE_HOLDS_NULL(node))
+		return sd_bus_message_append(m, "v", "av", 0);
+	if (JSON_NODE_HOLDS_ARRAY(node) || JSON_NODE_HOLDS_OBJECT(node)) {
+		contents = JSON_NODE_HOLDS_ARRAY(node) ? "av" : "a{sv}";
+		r = sd_bus_message_open_container(m, SD_BUS_TYPE_VARIANT, contents);
+		if (r < 0)
+			return r;
+		if (JSON_NODE_HOLDS_ARRAY(node))
+			r = append_json_array(m, json_node_get_array(node), depth);
+		else
+			r = append_json_object(m, json_node_get_object(node), depth);
+		if (r < 0)
+			return r;
+		return sd_bus_message_close_container(m);
+	}
+	switch (json_node_get_value_type(node)) {
+	case G_TYPE_BOOLEAN:
+		return sd_bus_message_append(m, "v", "b", (int)json_node_get_boolean(node));
+	case G_TYPE_INT64:
+		return sd_bus_message_append(m, "v", "x", (int64_t)json_node_get_int(node));
+	case G_TYPE_DOUBLE:
+		return sd_bus_message_append(m, "v", "d", json_node_get_double(node));
+	case G_TYPE_STRING:
+		return sd_bus_message_append(m, "v", "s", json_node_get_string(node));
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Appends @node as a variant: boolean "b", integer "x", number "d",
+ * string "s", array "av", object "a{sv}", null an empty "av". */
+int
+hubctl_append_json_variant(sd_bus_message *m, JsonNode *node)
+{
+	return append_json(m, node, 0);
 }
 
 /* Calls @member on hubd; @ret (optional) receives the reply's arguments

@@ -547,32 +547,20 @@ hubctl_cmd_set(HubctlContext *ctx)
 	g_autofree char *what = hubctl_what(ctx);
 	g_autofree char *path = hubctl_device_path(a[0]);
 	g_autoptr(JsonNode) value = hubctl_parse_json_argument(a[4]);
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
 	g_autoptr(GVariant) reply = NULL;
 	g_autoptr(JsonNode) result = NULL;
 	const char *result_text;
 	gint32 code;
 	int r;
 
-	/* Scalars travel as b, x, d or s; null, arrays and objects as s
-	 * holding their JSON text. */
-	if (JSON_NODE_HOLDS_VALUE(value) && json_node_get_value_type(value) == G_TYPE_BOOLEAN)
-		r = hubctl_call(ctx->bus, path, HUBCTL_DEVICE_IFACE, "SetProperty", HUBCTL_WAIT_TIMEOUT_USEC,
-				&error, &reply, "sssv", a[1], a[2], a[3], "b", (int)json_node_get_boolean(value));
-	else if (JSON_NODE_HOLDS_VALUE(value) && json_node_get_value_type(value) == G_TYPE_INT64)
-		r = hubctl_call(ctx->bus, path, HUBCTL_DEVICE_IFACE, "SetProperty", HUBCTL_WAIT_TIMEOUT_USEC,
-				&error, &reply, "sssv", a[1], a[2], a[3], "x", (int64_t)json_node_get_int(value));
-	else if (JSON_NODE_HOLDS_VALUE(value) && json_node_get_value_type(value) == G_TYPE_DOUBLE)
-		r = hubctl_call(ctx->bus, path, HUBCTL_DEVICE_IFACE, "SetProperty", HUBCTL_WAIT_TIMEOUT_USEC,
-				&error, &reply, "sssv", a[1], a[2], a[3], "d", json_node_get_double(value));
-	else if (JSON_NODE_HOLDS_VALUE(value) && json_node_get_value_type(value) == G_TYPE_STRING)
-		r = hubctl_call(ctx->bus, path, HUBCTL_DEVICE_IFACE, "SetProperty", HUBCTL_WAIT_TIMEOUT_USEC,
-				&error, &reply, "sssv", a[1], a[2], a[3], "s", json_node_get_string(value));
-	else {
-		g_autofree char *json = hubctl_json_to_text(value);
-
-		r = hubctl_call(ctx->bus, path, HUBCTL_DEVICE_IFACE, "SetProperty", HUBCTL_WAIT_TIMEOUT_USEC,
-				&error, &reply, "sssv", a[1], a[2], a[3], "s", json);
-	}
+	r = hubctl_new_call(ctx->bus, path, HUBCTL_DEVICE_IFACE, "SetProperty", &m);
+	if (r >= 0)
+		r = sd_bus_message_append(m, "sss", a[1], a[2], a[3]);
+	if (r >= 0)
+		r = hubctl_append_json_variant(m, value);
+	if (r >= 0)
+		r = hubctl_call_message(ctx->bus, m, HUBCTL_WAIT_TIMEOUT_USEC, &error, &reply);
 	if (r < 0)
 		return hubctl_fail_device(ctx->bus, what, a[0], &error, r);
 	if (!g_variant_is_of_type(reply, G_VARIANT_TYPE("(is)"))) {

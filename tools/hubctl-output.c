@@ -45,14 +45,109 @@ hubctl_format_local_clock(gint64 real_usec)
 	return g_strdup_printf("%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
-/* A D-Bus value as JSON: variants unboxed, a{sv} as objects, tuples and
- * arrays as arrays, 64-bit integers as numbers. */
+static JsonNode *
+new_value_node(void)
+{
+	return json_node_alloc();
+}
+
+static JsonNode *
+dict_to_json(GVariant *value)
+{
+	JsonObject *object = json_object_new();
+	JsonNode *node = json_node_init_object(new_value_node(), object);
+	gsize n = g_variant_n_children(value);
+
+	for (gsize i = 0; i < n; i++) {
+		g_autoptr(GVariant) entry = g_variant_get_child_value(value, i);
+		g_autoptr(GVariant) key = g_variant_get_child_value(entry, 0);
+		g_autoptr(GVariant) member = g_variant_get_child_value(entry, 1);
+		g_autofree char *name = NULL;
+
+		if (g_variant_is_of_type(key, G_VARIANT_TYPE_STRING) ||
+		    g_variant_is_of_type(key, G_VARIANT_TYPE_OBJECT_PATH) ||
+		    g_variant_is_of_type(key, G_VARIANT_TYPE_SIGNATURE))
+			name = g_variant_dup_string(key, NULL);
+		else
+			name = g_variant_print(key, FALSE);
+		json_object_set_member(object, name, hubctl_variant_to_json(member));
+	}
+	json_object_unref(object);
+	return node;
+}
+
+/* A D-Bus value as JSON the way hubd carries JSON on the bus: variants
+ * unboxed, a{sv} as objects, arrays and structs as arrays, an empty "av" as
+ * null; numbers that JSON cannot hold (NaN, infinities) as null. */
 JsonNode *
 hubctl_variant_to_json(GVariant *value)
 {
+	JsonNode *node;
+
 	if (!value)
-		return json_node_init_null(json_node_alloc());
-	return json_gvariant_serialize(value);
+		return json_node_init_null(new_value_node());
+	switch (g_variant_classify(value)) {
+	case G_VARIANT_CLASS_BOOLEAN:
+		return json_node_init_boolean(new_value_node(), g_variant_get_boolean(value));
+	case G_VARIANT_CLASS_BYTE:
+		return json_node_init_int(new_value_node(), g_variant_get_byte(value));
+	case G_VARIANT_CLASS_INT16:
+		return json_node_init_int(new_value_node(), g_variant_get_int16(value));
+	case G_VARIANT_CLASS_UINT16:
+		return json_node_init_int(new_value_node(), g_variant_get_uint16(value));
+	case G_VARIANT_CLASS_INT32:
+		return json_node_init_int(new_value_node(), g_variant_get_int32(value));
+	case G_VARIANT_CLASS_UINT32:
+		return json_node_init_int(new_value_node(), g_variant_get_uint32(value));
+	case G_VARIANT_CLASS_INT64:
+		return json_node_init_int(new_value_node(), g_variant_get_int64(value));
+	case G_VARIANT_CLASS_HANDLE:
+		return json_node_init_int(new_value_node(), g_variant_get_handle(value));
+	case G_VARIANT_CLASS_UINT64:
+		if (g_variant_get_uint64(value) <= G_MAXINT64)
+			return json_node_init_int(new_value_node(), (gint64)g_variant_get_uint64(value));
+		return json_node_init_double(new_value_node(), (double)g_variant_get_uint64(value));
+	case G_VARIANT_CLASS_DOUBLE:
+		if (!isfinite(g_variant_get_double(value)))
+			return json_node_init_null(new_value_node());
+		return json_node_init_double(new_value_node(), g_variant_get_double(value));
+	case G_VARIANT_CLASS_STRING:
+	case G_VARIANT_CLASS_OBJECT_PATH:
+	case G_VARIANT_CLASS_SIGNATURE:
+		return json_node_init_string(new_value_node(), g_variant_get_string(value, NULL));
+	case G_VARIANT_CLASS_VARIANT: {
+		g_autoptr(GVariant) inner = g_variant_get_variant(value);
+
+		return hubctl_variant_to_json(inner);
+	}
+	case G_VARIANT_CLASS_MAYBE: {
+		g_autoptr(GVariant) inner = g_variant_get_maybe(value);
+
+		return hubctl_variant_to_json(inner);
+	}
+	case G_VARIANT_CLASS_ARRAY:
+		if (g_variant_is_of_type(value, G_VARIANT_TYPE("av")) && g_variant_n_children(value) == 0)
+			return json_node_init_null(new_value_node());
+		if (g_variant_type_is_dict_entry(g_variant_type_element(g_variant_get_type(value))))
+			return dict_to_json(value);
+		break;
+	default:
+		break;
+	}
+	/* Arrays, tuples and anything else with children. */
+	{
+		JsonArray *array = json_array_new();
+		gsize n = g_variant_n_children(value);
+
+		for (gsize i = 0; i < n; i++) {
+			g_autoptr(GVariant) child = g_variant_get_child_value(value, i);
+
+			json_array_add_element(array, hubctl_variant_to_json(child));
+		}
+		node = json_node_init_array(new_value_node(), array);
+		json_array_unref(array);
+		return node;
+	}
 }
 
 static char *

@@ -72,6 +72,9 @@ char *hubctl_what(const HubctlContext *ctx);
  * errno on failure with @error filled in when the peer sent an error. */
 int hubctl_bus_connect(const char *address, gboolean session, sd_bus **ret);
 int hubctl_message_read_tuple(sd_bus_message *m, GVariant **ret);
+int hubctl_new_call(sd_bus *bus, const char *path, const char *interface, const char *member, sd_bus_message **ret);
+int hubctl_call_message(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, sd_bus_error *error, GVariant **ret);
+int hubctl_append_json_variant(sd_bus_message *m, JsonNode *node);
 int hubctl_call(sd_bus *bus, const char *path, const char *interface, const char *member,
 		uint64_t timeout_usec, sd_bus_error *error, GVariant **ret, const char *types, ...);
 int hubctl_get_property(sd_bus *bus, const char *path, const char *interface, const char *name,

@@ -11,7 +11,7 @@
 
 static const char bus_config[] =
 	"<busconfig><type>session</type><listen>unix:dir=%s</listen><auth>EXTERNAL</auth>"
-	"<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+	"<policy context=\"default\"><allow user=\"*\"/><allow send_destination=\"*\" eavesdrop=\"true\"/>"
 	"<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>";
 
 static const char *builddir(void)
@@ -84,7 +84,9 @@ HubTestEnv *hub_test_env_new(void)
 	hub_test_env_install_plugin(env, "plugins/virtual/.libs/virtual.so", "virtual.so", 0755);
 
 	sock_dir = hub_test_env_path(env, "bus");
-	g_assert_cmpint(g_mkdir(sock_dir, 0700), ==, 0);
+	/* Reachable by other users: tests check what an unprivileged caller may do. */
+	g_assert_cmpint(g_mkdir(sock_dir, 0755), ==, 0);
+	g_assert_cmpint(g_chmod(env->tmpdir, 0755), ==, 0);
 	conf = g_strdup_printf(bus_config, sock_dir);
 	conf_path = hub_test_env_path(env, "bus.conf");
 	g_assert_true(g_file_set_contents(conf_path, conf, -1, NULL));

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 #include <json-glib/json-glib.h>
 
@@ -775,6 +776,85 @@ static void test_bad_capability_file(void)
 	hub_test_env_stop_hubd(env);
 }
 
+static void test_plugin_reports_violations(void)
+{
+	g_autoptr(HubTestEnv) env = hub_test_env_new();
+	g_autoptr(GVariant) level = NULL;
+	g_autoptr(GVariant) on = NULL;
+	g_autofree char *log = NULL;
+	const char *refused[] = { "device_add(bad id) returned -22", "capability_add(unknown) returned -2",
+				  "report(out of range) returned -22", "report(wrong type) returned -22",
+				  "report(broken json) returned -22", "report(unknown property) returned -2",
+				  "report(unknown endpoint) returned -2", "report(foreign device) returned -2",
+				  "report(null value pointer) returned -22", "event(bad parameter) returned -22",
+				  "event(unknown) returned -2", "command_complete(unknown id) returned -2",
+				  "report(valid CurrentLevel) returned 0" };
+
+	hub_test_env_install_plugin(env, "tests/plugins/.libs/mock-bad-reporter.so", "mock-bad-reporter.so", 0755);
+	hub_test_env_write_config(env, "plugins=bad-reporter", "");
+	hub_test_env_start_hubd(env);
+	/* Only the valid reports were stored. */
+	level = get_value(env, "bad-1", "1", "matter.LevelControl@1.4", "CurrentLevel", NULL);
+	g_assert_cmpint(g_variant_get_int64(level), ==, 10);
+	on = get_value(env, "bad-1", "1", "matter.OnOff@1.4", "OnOff", NULL);
+	g_assert_true(g_variant_get_boolean(on));
+	log = hub_test_env_read_log(env);
+	for (guint i = 0; i < G_N_ELEMENTS(refused); i++)
+		if (!strstr(log, refused[i]))
+			g_error("expected \"%s\" in the log:\n%s", refused[i], log);
+	g_assert_nonnull(strstr(log, "value 999 is above the maximum 254"));
+	hub_test_env_stop_hubd(env);
+}
+
+/* Runs hubctl as user nobody (setpriv); returns its exit status. */
+static gint run_hubctl_as_nobody(HubTestEnv *env, const char *const *args, char **err)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GSubprocess) process = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_ptr_array_add(argv, g_strdup("setpriv"));
+	g_ptr_array_add(argv, g_strdup("--reuid=nobody"));
+	g_ptr_array_add(argv, g_strdup("--regid=nogroup"));
+	g_ptr_array_add(argv, g_strdup("--clear-groups"));
+	g_ptr_array_add(argv, g_build_filename(g_getenv("HUB_TOP_BUILDDIR"), "tools", "hubctl", NULL));
+	g_ptr_array_add(argv, g_strdup("--address"));
+	g_ptr_array_add(argv, g_strdup(env->bus_address));
+	for (guint i = 0; args[i]; i++)
+		g_ptr_array_add(argv, g_strdup(args[i]));
+	g_ptr_array_add(argv, NULL);
+	process = g_subprocess_newv((const char *const *)argv->pdata,
+				    G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+	g_assert_no_error(error);
+	g_subprocess_communicate_utf8(process, NULL, NULL, NULL, err, &error);
+	g_assert_no_error(error);
+	return g_subprocess_get_exit_status(process);
+}
+
+static void test_writes_need_group_hubd(void)
+{
+	g_autoptr(HubTestEnv) env = NULL;
+	g_autofree char *err1 = NULL, *err2 = NULL;
+	g_autoptr(GVariant) before = NULL, after = NULL;
+	const char *set[] = { "set", "light-1", "1", "matter.OnOff@1.4", "OnOff", "true", NULL };
+	const char *get[] = { "get", "light-1", "1", "matter.OnOff@1.4", "OnOff", NULL };
+
+	if (geteuid() != 0 || !g_find_program_in_path("setpriv")) {
+		g_test_skip("needs root and setpriv to act as another user");
+		return;
+	}
+	env = start_default();
+	before = get_value(env, "light-1", "1", "matter.OnOff@1.4", "OnOff", NULL);
+	/* Reading is open to everyone... */
+	g_assert_cmpint(run_hubctl_as_nobody(env, get, &err1), ==, 0);
+	/* ...changing needs group hubd, checked by the daemon even on an open bus. */
+	g_assert_cmpint(run_hubctl_as_nobody(env, set, &err2), !=, 0);
+	g_assert_nonnull(strstr(err2, "group hubd"));
+	after = get_value(env, "light-1", "1", "matter.OnOff@1.4", "OnOff", NULL);
+	g_assert_true(g_variant_equal(before, after));
+	hub_test_env_stop_hubd(env);
+}
+
 /* ---- the XML is the contract ---- */
 
 static void assert_interface_matches(GDBusInterfaceInfo *want, GDBusInterfaceInfo *got)
@@ -885,5 +965,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/hub/daemon/bad-input/plugin-permissions", test_plugin_bad_permissions);
 	g_test_add_func("/hub/daemon/bad-input/capability-file", test_bad_capability_file);
 	g_test_add_func("/hub/daemon/introspection-matches-xml", test_introspection_matches_xml);
+	g_test_add_func("/hub/daemon/bad-input/plugin-reports-violations", test_plugin_reports_violations);
+	g_test_add_func("/hub/daemon/writes-need-group-hubd", test_writes_need_group_hubd);
 	return g_test_run();
 }
