@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hub-test-env.h"
 
@@ -144,6 +145,8 @@ GSubprocess *hub_test_env_spawn_hubd(HubTestEnv *env)
 	g_ptr_array_add(argv, NULL);
 	fd = g_open(env->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	g_assert_cmpint(fd, >=, 0);
+	/* GLib prints info and debug messages on stdout: keep both in the log. */
+	g_subprocess_launcher_take_stdout_fd(launcher, dup(fd));
 	g_subprocess_launcher_take_stderr_fd(launcher, fd);
 	g_subprocess_launcher_setenv(launcher, "G_DEBUG", "fatal-criticals", TRUE);
 	process = g_subprocess_launcher_spawnv(launcher, (const char *const *)argv->pdata, &error);

@@ -838,8 +838,9 @@ static void test_writes_need_group_hubd(void)
 	g_autoptr(GVariant) before = NULL, after = NULL;
 	const char *set[] = { "set", "light-1", "1", "matter.OnOff@1.4", "OnOff", "true", NULL };
 	const char *get[] = { "get", "light-1", "1", "matter.OnOff@1.4", "OnOff", NULL };
+	g_autofree char *setpriv = g_find_program_in_path("setpriv");
 
-	if (geteuid() != 0 || !g_find_program_in_path("setpriv")) {
+	if (geteuid() != 0 || !setpriv) {
 		g_test_skip("needs root and setpriv to act as another user");
 		return;
 	}

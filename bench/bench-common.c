@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <time.h>
+
+#include "bench-common.h"
+
+gint64 bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (gint64)ts.tv_sec * G_GINT64_CONSTANT(1000000000) + ts.tv_nsec;
+}
+
+int bench_service_open(sd_bus **bus)
+{
+	return sd_bus_open_user(bus);
+}
+
+typedef struct {
+	sd_bus *bus;
+	GMainLoop *loop;
+	int status;
+} Service;
+
+static gboolean quit_cb(gpointer user_data)
+{
+	Service *service = user_data;
+
+	g_main_loop_quit(service->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+/* The least a GLib daemon does per wake-up: drain the connection, then flush
+ * (a reply that did not fit the socket buffer; a no-op otherwise). */
+static gboolean bus_ready_cb(gint fd, GIOCondition condition, gpointer user_data)
+{
+	Service *service = user_data;
+	int r;
+
+	while ((r = sd_bus_process(service->bus, NULL)) > 0)
+		;
+	if (r >= 0)
+		r = sd_bus_flush(service->bus);
+	if (r < 0) {
+		g_printerr("D-Bus connection failed: %s\n", g_strerror(-r));
+		service->status = 1;
+		g_main_loop_quit(service->loop);
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+int bench_service_run_glib(sd_bus *bus)
+{
+	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+	Service service = { bus, loop, 0 };
+	guint sigterm, sigint;
+
+	/* Messages read while owning the name are queued already: the fd stays quiet. */
+	if (!bus_ready_cb(-1, G_IO_IN, &service))
+		return service.status;
+	g_unix_fd_add(sd_bus_get_fd(bus), G_IO_IN, bus_ready_cb, &service);
+	sigterm = g_unix_signal_add(SIGTERM, quit_cb, &service);
+	sigint = g_unix_signal_add(SIGINT, quit_cb, &service);
+	g_main_loop_run(loop);
+	g_source_remove(sigterm);
+	g_source_remove(sigint);
+	return service.status;
+}
