@@ -57,15 +57,17 @@ int bench_service_run_glib(sd_bus *bus)
 {
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
 	Service service = { bus, loop, 0 };
-	guint sigterm, sigint;
+	guint watch, sigterm, sigint;
 
 	/* Messages read while owning the name are queued already: the fd stays quiet. */
 	if (!bus_ready_cb(-1, G_IO_IN, &service))
 		return service.status;
-	g_unix_fd_add(sd_bus_get_fd(bus), G_IO_IN, bus_ready_cb, &service);
+	watch = g_unix_fd_add(sd_bus_get_fd(bus), G_IO_IN, bus_ready_cb, &service);
 	sigterm = g_unix_signal_add(SIGTERM, quit_cb, &service);
 	sigint = g_unix_signal_add(SIGINT, quit_cb, &service);
 	g_main_loop_run(loop);
+	if (service.status == 0) /* else the watch removed itself */
+		g_source_remove(watch);
 	g_source_remove(sigterm);
 	g_source_remove(sigint);
 	return service.status;
