@@ -191,6 +191,11 @@ static void on_event(const HubEvent *event, gpointer user_data)
 				   event->trace_id, event->device_id);
 		break;
 	case HUB_EVENT_COMMAND_COMPLETED:
+		/* The device's confirmed changes go out before the result that reports them. */
+		if (dbus->flush_source) {
+			g_clear_handle_id(&dbus->flush_source, g_source_remove);
+			flush_dirty(dbus);
+		}
 		json = hub_json_to_string(event->value);
 		sd_bus_emit_signal(dbus->bus, HUB_DBUS_ROOT, HUB_DBUS_MANAGER_IFACE, "CommandCompleted", "ssis",
 				   event->trace_id, event->device_id, event->response_code, json);
