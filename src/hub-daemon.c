@@ -18,26 +18,10 @@ static void persist_event(const HubEvent *event, gpointer user_data)
 	switch (event->type) {
 	case HUB_EVENT_DEVICE_ADDED:
 	case HUB_EVENT_DEVICE_UPDATED: {
+		/* Values arrive as PROPERTY_CHANGED; a re-description keeps the stored ones. */
 		g_autoptr(JsonNode) description = hub_device_describe(event->device);
-		HubDevice *device = event->device;
 
-		hub_store_put_device(daemon->store, device->id, device->protocol, description);
-		for (guint e = 0; e < device->endpoints->len; e++) {
-			HubEndpoint *ep = g_ptr_array_index(device->endpoints, e);
-
-			for (guint c = 0; c < ep->capabilities->len; c++) {
-				HubCapability *cap = g_ptr_array_index(ep->capabilities, c);
-
-				for (guint p = 0; p < cap->properties->len; p++) {
-					HubPropertyState *state = g_ptr_array_index(cap->properties, p);
-
-					if (state->value)
-						hub_store_put_property(daemon->store, device->id, ep->id, cap->def->id,
-								       state->def->name, state->value,
-								       state->last_changed_ms);
-				}
-			}
-		}
+		hub_store_put_device(daemon->store, event->device->id, event->device->protocol, description);
 		break;
 	}
 	case HUB_EVENT_DEVICE_REMOVED:

@@ -26,11 +26,17 @@ enum {
 };
 
 static const char *const stmt_sql[N_STMTS] = {
-	[STMT_PUT_DEVICE] = "INSERT OR REPLACE INTO devices(id, protocol, description) VALUES(?1, ?2, ?3)",
+	/* An unchanged description (every start-up) writes nothing. */
+	[STMT_PUT_DEVICE] = "INSERT INTO devices(id, protocol, description) VALUES(?1, ?2, ?3) "
+			    "ON CONFLICT(id) DO UPDATE SET protocol = excluded.protocol, description = excluded.description "
+			    "WHERE protocol != excluded.protocol OR description != excluded.description",
 	[STMT_DELETE_DEVICE] = "DELETE FROM devices WHERE id = ?1",
 	[STMT_DELETE_DEVICE_STATE] = "DELETE FROM state WHERE device_id = ?1",
-	[STMT_PUT_PROPERTY] = "INSERT OR REPLACE INTO state(device_id, endpoint_id, capability_id, property, value, "
-			      "last_changed_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[STMT_PUT_PROPERTY] = "INSERT INTO state(device_id, endpoint_id, capability_id, property, value, "
+			      "last_changed_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6) "
+			      "ON CONFLICT(device_id, endpoint_id, capability_id, property) DO UPDATE SET "
+			      "value = excluded.value, last_changed_ms = excluded.last_changed_ms "
+			      "WHERE value != excluded.value OR last_changed_ms != excluded.last_changed_ms",
 	[STMT_PUT_RESULT] = "INSERT OR REPLACE INTO command_results(trace_id, device_id, completed_ms, "
 			    "response_code, result) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[STMT_GET_RESULT] = "SELECT response_code, result FROM command_results WHERE trace_id = ?1",

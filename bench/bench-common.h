@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench-common.h - shared by the benchmark driver and its baseline services
+ * (bench/README.md). Not part of hubd.
+ */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus, sd_bus_flush_close_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus_message, sd_bus_message_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus_slot, sd_bus_slot_unref)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(sd_bus_error, sd_bus_error_free)
+
+/* CLOCK_MONOTONIC in nanoseconds. Thread-safe, never fails. */
+gint64 bench_now_ns(void);
+
+/* Connects to the session bus ($DBUS_SESSION_BUS_ADDRESS), as hubd --session
+ * does. Returns a negative errno on failure; *bus is the caller's. */
+int bench_service_open(sd_bus **bus);
+
+/* Dispatches @bus from the default GMainContext and runs a GMainLoop until
+ * SIGTERM/SIGINT or until the connection fails. Returns the exit status. */
+int bench_service_run_glib(sd_bus *bus);
