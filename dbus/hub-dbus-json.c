@@ -44,6 +44,9 @@ static int append_variant(sd_bus_message *m, JsonNode *node, guint depth)
 		return -ELOOP;
 	if (!node || JSON_NODE_HOLDS_NULL(node))
 		return sd_bus_message_append(m, "v", "av", 0);
+	if (JSON_NODE_HOLDS_ARRAY(node) && json_array_get_length(json_node_get_array(node)) == 0)
+		/* An empty "av" already means null; an empty array travels as "as". */
+		return sd_bus_message_append(m, "v", "as", 0);
 	if (JSON_NODE_HOLDS_ARRAY(node)) {
 		int r = sd_bus_message_open_container(m, 'v', "av");
 

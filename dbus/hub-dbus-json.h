@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hub-dbus-json.h - JSON values on the bus, as variants: boolean "b",
- * integer "x", number "d", string "s", array "av", object "a{sv}", and
- * null as an empty "av" (D-Bus has no null).
+ * integer "x", number "d", string "s", array "av" (an empty array "as"),
+ * object "a{sv}", and null as an empty "av" (D-Bus has no null).
  */
 #pragma once
 

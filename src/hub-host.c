@@ -584,7 +584,8 @@ char *hub_host_onboard(HubDaemon *daemon, const char *protocol, const char *disc
 	r = ops->onboard(plugin->user_data, discovered_id, auth_material && *auth_material ? auth_material : NULL,
 			 device_id, sizeof(device_id));
 	if (r < 0) {
-		g_set_error(error, HUB_ERROR, r == -ENOENT ? HUB_ERROR_NOT_FOUND : HUB_ERROR_FAILED,
+		g_set_error(error, HUB_ERROR,
+			    r == -ENOENT ? HUB_ERROR_NOT_FOUND : r == -EEXIST ? HUB_ERROR_EXISTS : HUB_ERROR_FAILED,
 			    "plugin %s could not onboard \"%s\": %s", protocol, discovered_id, g_strerror(-r));
 		return NULL;
 	}

@@ -312,6 +312,9 @@ append_json(sd_bus_message *m, JsonNode *node, guint depth)
 		return -ELOOP;
 	if (!node || JSON_NODE_HOLDS_NULL(node))
 		return sd_bus_message_append(m, "v", "av", 0);
+	/* An empty "av" means null, so an empty array travels as "as". */
+	if (JSON_NODE_HOLDS_ARRAY(node) && json_array_get_length(json_node_get_array(node)) == 0)
+		return sd_bus_message_append(m, "v", "as", 0);
 	if (JSON_NODE_HOLDS_ARRAY(node) || JSON_NODE_HOLDS_OBJECT(node)) {
 		contents = JSON_NODE_HOLDS_ARRAY(node) ? "av" : "a{sv}";
 		r = sd_bus_message_open_container(m, SD_BUS_TYPE_VARIANT, contents);
@@ -340,7 +343,7 @@ append_json(sd_bus_message *m, JsonNode *node, guint depth)
 }
 
 /* Appends @node as a variant: boolean "b", integer "x", number "d",
- * string "s", array "av", object "a{sv}", null an empty "av". */
+ * string "s", array "av" (empty: "as"), object "a{sv}", null an empty "av". */
 int
 hubctl_append_json_variant(sd_bus_message *m, JsonNode *node)
 {
