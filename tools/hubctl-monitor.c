@@ -149,6 +149,7 @@ static void
 print_state_change(Monitor *mon, const char *id, HubctlStateEntry *entry)
 {
 	g_autofree char *value = hubctl_variant_to_json_string(entry->value);
+	g_autofree char *changed = hubctl_format_time_ms(entry->last_changed_ms);
 	JsonBuilder *builder;
 
 	if (!mon->ctx->json) {
@@ -162,8 +163,12 @@ print_state_change(Monitor *mon, const char *id, HubctlStateEntry *entry)
 	json_add_string(builder, "property", entry->property);
 	json_builder_set_member_name(builder, "value");
 	json_builder_add_value(builder, hubctl_variant_to_json(entry->value));
+	/* ISO 8601, as in the daemon's state reports; null when unknown. */
 	json_builder_set_member_name(builder, "lastChangedAt");
-	json_builder_add_int_value(builder, entry->last_changed_ms);
+	if (entry->last_changed_ms > 0)
+		json_builder_add_string_value(builder, changed);
+	else
+		json_builder_add_null_value(builder);
 	end_json(builder);
 }
 
