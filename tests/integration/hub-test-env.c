@@ -15,6 +15,20 @@ static const char bus_config[] =
 	"<policy context=\"default\"><allow user=\"*\"/><allow send_destination=\"*\" eavesdrop=\"true\"/>"
 	"<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>";
 
+/* A system bus in miniature: method calls denied unless a policy allows them. */
+static const char system_bus_config[] =
+	"<busconfig><type>system</type><listen>unix:dir=%s</listen><auth>EXTERNAL</auth>"
+	"<policy context=\"default\">"
+	"<allow user=\"*\"/><deny own=\"*\"/><deny send_type=\"method_call\"/>"
+	"<allow send_type=\"signal\"/>"
+	"<allow send_requested_reply=\"true\" send_type=\"method_return\"/>"
+	"<allow send_requested_reply=\"true\" send_type=\"error\"/>"
+	"<allow receive_type=\"method_call\"/><allow receive_type=\"method_return\"/>"
+	"<allow receive_type=\"error\"/><allow receive_type=\"signal\"/>"
+	"<allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>"
+	"<allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus.Introspectable\"/>"
+	"</policy><includedir>%s</includedir></busconfig>";
+
 static const char *builddir(void)
 {
 	const char *dir = g_getenv("HUB_TOP_BUILDDIR");
@@ -64,7 +78,19 @@ void hub_test_env_install_plugin(HubTestEnv *env, const char *relative, const ch
 	g_assert_cmpint(g_chmod(to, (int)mode), ==, 0);
 }
 
+static HubTestEnv *env_new(const char *policy_dir);
+
 HubTestEnv *hub_test_env_new(void)
+{
+	return env_new(NULL);
+}
+
+HubTestEnv *hub_test_env_new_system_bus(const char *policy_dir)
+{
+	return env_new(policy_dir);
+}
+
+static HubTestEnv *env_new(const char *policy_dir)
 {
 	HubTestEnv *env = g_new0(HubTestEnv, 1);
 	g_autoptr(GSubprocessLauncher) launcher = NULL;
@@ -88,7 +114,7 @@ HubTestEnv *hub_test_env_new(void)
 	/* Reachable by other users: tests check what an unprivileged caller may do. */
 	g_assert_cmpint(g_mkdir(sock_dir, 0755), ==, 0);
 	g_assert_cmpint(g_chmod(env->tmpdir, 0755), ==, 0);
-	conf = g_strdup_printf(bus_config, sock_dir);
+	conf = policy_dir ? g_strdup_printf(system_bus_config, sock_dir, policy_dir) : g_strdup_printf(bus_config, sock_dir);
 	conf_path = hub_test_env_path(env, "bus.conf");
 	g_assert_true(g_file_set_contents(conf_path, conf, -1, NULL));
 	launcher = launcher_new(env, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);

@@ -30,6 +30,10 @@ typedef struct {
 /* Temporary dir, private bus, plugin dir holding a copy of the virtual plugin
  * (mode 0755), capability dir = the source tree's data/capabilities. */
 HubTestEnv *hub_test_env_new(void);
+/* The same, but the bus is a system-type bus that denies method calls by
+ * default (like Debian's system.conf) and includes the policy files in
+ * @policy_dir: for testing dbus/org.hubd.Hub1.conf. */
+HubTestEnv *hub_test_env_new_system_bus(const char *policy_dir);
 void hub_test_env_free(HubTestEnv *env);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubTestEnv, hub_test_env_free)
 
