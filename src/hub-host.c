@@ -99,15 +99,11 @@ static gboolean text_ok(const char *text)
 
 /* ---- general services ---- */
 
-static void host_log(struct hub_plugin *plugin, int level, const char *fmt, ...)
+static void host_vlog(struct hub_plugin *plugin, int level, const char *fmt, va_list ap)
 {
-	g_autofree char *message = NULL;
+	g_autofree char *message = g_strdup_vprintf(fmt, ap);
 	GLogLevelFlags flags;
-	va_list ap;
 
-	va_start(ap, fmt);
-	message = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
 	/* Plugin errors are warnings for us: never abort the daemon. */
 	if (level <= HUB_LOG_WARNING)
 		flags = G_LOG_LEVEL_WARNING;
@@ -118,6 +114,15 @@ static void host_log(struct hub_plugin *plugin, int level, const char *fmt, ...)
 	else
 		flags = G_LOG_LEVEL_DEBUG;
 	g_log(plugin && plugin->log_domain ? plugin->log_domain : "hubd-plugin", flags, "%s", message);
+}
+
+static void host_log(struct hub_plugin *plugin, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	host_vlog(plugin, level, fmt, ap);
+	va_end(ap);
 }
 
 static const char *host_config_get(struct hub_plugin *plugin, const char *key)
@@ -503,6 +508,7 @@ static const struct hub_host host_table = {
 	.report_health = host_report_health,
 	.command_complete = host_command_complete,
 	.device_discovered = host_device_discovered,
+	.vlog = host_vlog,
 };
 
 const struct hub_host *hub_host_table(void)

@@ -170,6 +170,10 @@ struct hub_host {
 	 * @discovered_id is what onboard() will receive. */
 	int (*device_discovered)(struct hub_plugin *plugin, const char *discovered_id, const char *name,
 				 const char *device_types);
+
+	/* As log(), with a va_list, for plugins that wrap logging in their own
+	 * variadic helpers. Any thread. */
+	void (*vlog)(struct hub_plugin *plugin, int level, const char *fmt, va_list ap) HUB_PRINTF(3, 0);
 };
 
 /*
