@@ -19,6 +19,7 @@
 
 int main(int argc, char **argv)
 {
+	g_autoptr(BenchService) service = NULL;
 	g_autoptr(sd_bus) bus = NULL;
 	int r;
 
@@ -28,6 +29,7 @@ int main(int argc, char **argv)
 	}
 	/* hubd's first call; it maps the locale like any daemon would. */
 	setlocale(LC_ALL, "");
+	service = bench_service_new();
 	/* One call into each library, so that the linker keeps every one
 	 * (--as-needed) and they are mapped as they are in hubd. */
 	g_debug("bare daemon: sqlite %s, %s %s, %s, modules %s", sqlite3_libversion(), g_type_name(JSON_TYPE_NODE),
@@ -39,5 +41,5 @@ int main(int argc, char **argv)
 		g_printerr("Failed to own %s: %s\n", argv[1], g_strerror(-r));
 		return 1;
 	}
-	return bench_service_run_glib(bus);
+	return bench_service_run(service, bus);
 }

@@ -14,30 +14,52 @@ gint64 bench_now_ns(void)
 	return (gint64)ts.tv_sec * G_GINT64_CONSTANT(1000000000) + ts.tv_nsec;
 }
 
-int bench_service_open(sd_bus **bus)
-{
-	return sd_bus_open_user(bus);
-}
-
-typedef struct {
-	sd_bus *bus;
+struct _BenchService {
 	GMainLoop *loop;
+	sd_bus *bus;
+	guint sigterm, sigint;
 	int status;
-} Service;
+};
 
 static gboolean quit_cb(gpointer user_data)
 {
-	Service *service = user_data;
+	BenchService *service = user_data;
 
 	g_main_loop_quit(service->loop);
 	return G_SOURCE_CONTINUE;
+}
+
+BenchService *bench_service_new(void)
+{
+	BenchService *service = g_new0(BenchService, 1);
+
+	service->loop = g_main_loop_new(NULL, FALSE);
+	/* A signal that arrives before the loop runs waits for it. */
+	service->sigterm = g_unix_signal_add(SIGTERM, quit_cb, service);
+	service->sigint = g_unix_signal_add(SIGINT, quit_cb, service);
+	return service;
+}
+
+void bench_service_free(BenchService *service)
+{
+	if (!service)
+		return;
+	g_source_remove(service->sigterm);
+	g_source_remove(service->sigint);
+	g_main_loop_unref(service->loop);
+	g_free(service);
+}
+
+int bench_service_open(sd_bus **bus)
+{
+	return sd_bus_open_user(bus);
 }
 
 /* The least a GLib daemon does per wake-up: drain the connection, then flush
  * (a reply that did not fit the socket buffer; a no-op otherwise). */
 static gboolean bus_ready_cb(gint fd, GIOCondition condition, gpointer user_data)
 {
-	Service *service = user_data;
+	BenchService *service = user_data;
 	int r;
 
 	while ((r = sd_bus_process(service->bus, NULL)) > 0)
@@ -53,22 +75,18 @@ static gboolean bus_ready_cb(gint fd, GIOCondition condition, gpointer user_data
 	return G_SOURCE_CONTINUE;
 }
 
-int bench_service_run_glib(sd_bus *bus)
+int bench_service_run(BenchService *service, sd_bus *bus)
 {
-	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-	Service service = { bus, loop, 0 };
-	guint watch, sigterm, sigint;
+	guint watch;
 
+	service->bus = bus;
 	/* Messages read while owning the name are queued already: the fd stays quiet. */
-	if (!bus_ready_cb(-1, G_IO_IN, &service))
-		return service.status;
-	watch = g_unix_fd_add(sd_bus_get_fd(bus), G_IO_IN, bus_ready_cb, &service);
-	sigterm = g_unix_signal_add(SIGTERM, quit_cb, &service);
-	sigint = g_unix_signal_add(SIGINT, quit_cb, &service);
-	g_main_loop_run(loop);
-	if (service.status == 0) /* else the watch removed itself */
+	if (!bus_ready_cb(-1, G_IO_IN, service))
+		return service->status;
+	watch = g_unix_fd_add(sd_bus_get_fd(bus), G_IO_IN, bus_ready_cb, service);
+	g_main_loop_run(service->loop);
+	if (service->status == 0) /* else the watch removed itself */
 		g_source_remove(watch);
-	g_source_remove(sigterm);
-	g_source_remove(sigint);
-	return service.status;
+	service->bus = NULL;
+	return service->status;
 }

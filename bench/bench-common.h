@@ -16,10 +16,18 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(sd_bus_error, sd_bus_error_free)
 /* CLOCK_MONOTONIC in nanoseconds. Thread-safe, never fails. */
 gint64 bench_now_ns(void);
 
+/* A baseline service: a GMainLoop that SIGTERM/SIGINT end. Create it before
+ * owning a bus name, so that a stop right after the name appears is clean. */
+typedef struct _BenchService BenchService;
+
+BenchService *bench_service_new(void);
+void bench_service_free(BenchService *service);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(BenchService, bench_service_free)
+
 /* Connects to the session bus ($DBUS_SESSION_BUS_ADDRESS), as hubd --session
  * does. Returns a negative errno on failure; *bus is the caller's. */
 int bench_service_open(sd_bus **bus);
 
-/* Dispatches @bus from the default GMainContext and runs a GMainLoop until
- * SIGTERM/SIGINT or until the connection fails. Returns the exit status. */
-int bench_service_run_glib(sd_bus *bus);
+/* Dispatches @bus from the default GMainContext until a stop signal or a
+ * connection failure. Returns the exit status. */
+int bench_service_run(BenchService *service, sd_bus *bus);

@@ -48,21 +48,27 @@ static const sd_bus_vtable echo_vtable[] = {
 };
 
 /* SIGTERM interrupts sd_bus_wait() (no SA_RESTART) and ends the loop. */
-static int run_plain(sd_bus *bus)
+static void catch_stop_signals(void)
 {
 	struct sigaction action;
-	int r;
 
 	memset(&action, 0, sizeof(action));
 	action.sa_handler = on_stop_signal;
 	sigaction(SIGTERM, &action, NULL);
 	sigaction(SIGINT, &action, NULL);
+}
+
+static int run_plain(sd_bus *bus)
+{
+	int r;
+
 	while (!stop_requested) {
 		r = sd_bus_process(bus, NULL);
 		if (r > 0)
 			continue;
+		/* The timeout bounds a stop signal lost between the check and the wait. */
 		if (r >= 0)
-			r = sd_bus_wait(bus, UINT64_MAX);
+			r = sd_bus_wait(bus, 100000);
 		if (r < 0 && r != -EINTR) {
 			g_printerr("D-Bus connection failed: %s\n", g_strerror(-r));
 			return 1;
@@ -73,6 +79,7 @@ static int run_plain(sd_bus *bus)
 
 int main(int argc, char **argv)
 {
+	g_autoptr(BenchService) service = NULL;
 	g_autoptr(sd_bus) bus = NULL;
 	gboolean glib = argc == 3 && g_str_equal(argv[1], "--glib");
 	const char *name = argv[argc - 1];
@@ -82,6 +89,11 @@ int main(int argc, char **argv)
 		g_printerr("Usage: %s [--glib] NAME\n", argv[0]);
 		return 2;
 	}
+	/* Before the name is owned: a stop right after it appears is clean. */
+	if (glib)
+		service = bench_service_new();
+	else
+		catch_stop_signals();
 	r = bench_service_open(&bus);
 	if (r >= 0)
 		r = sd_bus_add_object_vtable(bus, NULL, ECHO_PATH, ECHO_IFACE, echo_vtable, NULL);
@@ -91,5 +103,5 @@ int main(int argc, char **argv)
 		g_printerr("Failed to serve %s: %s\n", name, g_strerror(-r));
 		return 1;
 	}
-	return glib ? bench_service_run_glib(bus) : run_plain(bus);
+	return glib ? bench_service_run(service, bus) : run_plain(bus);
 }

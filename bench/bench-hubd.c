@@ -11,11 +11,14 @@
  */
 #include "config.h"
 
+#define _GNU_SOURCE 1 /* sched_setaffinity() */
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <locale.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -43,8 +46,10 @@
 
 #define START_TIMEOUT_NS (G_GINT64_CONSTANT(30) * G_TIME_SPAN_SECOND * 1000)
 #define SET_TIMEOUT_NS (G_GINT64_CONSTANT(10) * G_TIME_SPAN_SECOND * 1000)
-#define IDLE_SETTLE_US (2 * G_USEC_PER_SEC)
-#define ROUNDS 10
+#define IDLE_SETTLE_US (1 * G_USEC_PER_SEC)
+#define MEM_READS 5
+#define MEM_READ_INTERVAL_US (G_USEC_PER_SEC / 4)
+#define BLOCK 100 /* figure 1: calls in a row to one service */
 
 #ifndef BENCH_CFLAGS
 #define BENCH_CFLAGS "unknown"
@@ -55,6 +60,7 @@ static gint opt_warmup = 2000;
 static gint opt_set_iterations = 2000;
 static gint opt_runs = 7;
 static gint opt_devices = 1000;
+static gint opt_cpu = -2; /* -2: the first CPU we may use; -1: no pinning */
 static gboolean opt_keep;
 static char *opt_samples_dir;
 
@@ -66,6 +72,8 @@ static const GOptionEntry option_entries[] = {
 	  "SetProperty round trips for figure 2 (default 2000)", "N" },
 	{ "runs", 'r', 0, G_OPTION_ARG_INT, &opt_runs, "Start-up runs per case for figure 4 (default 7)", "N" },
 	{ "devices", 'd', 0, G_OPTION_ARG_INT, &opt_devices, "Virtual devices (default 1000)", "N" },
+	{ "cpu", 'c', 0, G_OPTION_ARG_INT, &opt_cpu,
+	  "Pin figures 1 and 2 to CPU N (default: the first CPU allowed; -1: do not pin)", "N" },
 	{ "keep", 'k', 0, G_OPTION_ARG_NONE, &opt_keep, "Keep the temporary directory (logs, databases)", NULL },
 	{ "samples", 0, 0, G_OPTION_ARG_FILENAME, &opt_samples_dir,
 	  "Write every latency sample (ns, one a line, in the order taken) to DIR/<figure>.txt", "DIR" },
@@ -111,7 +119,9 @@ static double percentile_us(GArray *samples_ns, double q)
 	if (samples_ns->len == 0)
 		return 0;
 	g_array_sort(samples_ns, compare_gint64);
-	rank = (guint)(q * samples_ns->len + 0.999999);
+	rank = (guint)(q * samples_ns->len);
+	if (rank < q * samples_ns->len) /* ceil() without libm */
+		rank++;
 	rank = CLAMP(rank, 1, samples_ns->len);
 	return g_array_index(samples_ns, gint64, rank - 1) / 1000.0;
 }
@@ -148,8 +158,18 @@ static gboolean write_samples(const char *name, GArray *samples_ns, GError **err
 
 /* ---- memory ---- */
 
+typedef enum {
+	MEM_RSS,
+	MEM_PSS,
+	MEM_PSS_ANON,
+	MEM_PSS_FILE,
+	N_MEM_FIELDS,
+} MemField;
+
+static const char *const mem_keys[N_MEM_FIELDS] = { "Rss:", "Pss:", "Pss_Anon:", "Pss_File:" };
+
 typedef struct {
-	guint64 rss_kb, pss_kb, pss_anon_kb, pss_file_kb, private_dirty_kb;
+	guint64 kb[N_MEM_FIELDS];
 } MemUsage;
 
 static gboolean read_smaps_rollup(GSubprocess *process, MemUsage *usage, GError **error)
@@ -158,16 +178,6 @@ static gboolean read_smaps_rollup(GSubprocess *process, MemUsage *usage, GError 
 	g_autofree char *path = NULL;
 	g_autofree char *text = NULL;
 	g_auto(GStrv) lines = NULL;
-	const struct {
-		const char *key;
-		guint64 *value;
-	} fields[] = {
-		{ "Rss:", &usage->rss_kb },
-		{ "Pss:", &usage->pss_kb },
-		{ "Pss_Anon:", &usage->pss_anon_kb },
-		{ "Pss_File:", &usage->pss_file_kb },
-		{ "Private_Dirty:", &usage->private_dirty_kb },
-	};
 
 	if (!pid) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "the process has exited");
@@ -179,13 +189,88 @@ static gboolean read_smaps_rollup(GSubprocess *process, MemUsage *usage, GError 
 	*usage = (MemUsage){ 0 };
 	lines = g_strsplit(text, "\n", -1);
 	for (guint i = 0; lines[i]; i++)
-		for (guint f = 0; f < G_N_ELEMENTS(fields); f++)
-			if (g_str_has_prefix(lines[i], fields[f].key))
-				*fields[f].value = g_ascii_strtoull(lines[i] + strlen(fields[f].key), NULL, 10);
-	if (!usage->rss_kb || !usage->pss_kb) {
+		for (guint f = 0; f < N_MEM_FIELDS; f++)
+			if (g_str_has_prefix(lines[i], mem_keys[f]))
+				usage->kb[f] = g_ascii_strtoull(lines[i] + strlen(mem_keys[f]), NULL, 10);
+	if (!usage->kb[MEM_RSS] || !usage->kb[MEM_PSS]) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s has no Rss/Pss", path);
 		return FALSE;
 	}
+	return TRUE;
+}
+
+static gint compare_guint64(gconstpointer a, gconstpointer b)
+{
+	guint64 x = *(const guint64 *)a, y = *(const guint64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* PSS moves with whatever else maps the same libraries at the moment (other
+ * programs on the machine): after @settle_us idle, the median of each field
+ * over MEM_READS reads. */
+static gboolean measure_memory(GSubprocess *process, gulong settle_us, MemUsage *usage, GError **error)
+{
+	MemUsage reads[MEM_READS];
+
+	g_usleep(settle_us);
+	for (guint i = 0; i < MEM_READS; i++) {
+		if (i)
+			g_usleep(MEM_READ_INTERVAL_US);
+		if (!read_smaps_rollup(process, &reads[i], error))
+			return FALSE;
+	}
+	for (guint f = 0; f < N_MEM_FIELDS; f++) {
+		guint64 column[MEM_READS];
+
+		for (guint i = 0; i < MEM_READS; i++)
+			column[i] = reads[i].kb[f];
+		qsort(column, MEM_READS, sizeof(guint64), compare_guint64);
+		usage->kb[f] = column[MEM_READS / 2];
+	}
+	return TRUE;
+}
+
+/* ---- CPU pinning ---- */
+
+static int first_allowed_cpu(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -1;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			return cpu;
+	return -1;
+}
+
+/* Every thread of @process, or the calling thread for NULL, onto @cpu. */
+static gboolean pin_to_cpu(GSubprocess *process, int cpu, GError **error)
+{
+	g_autofree char *task_dir = NULL;
+	g_autoptr(GDir) dir = NULL;
+	const char *tid;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (!process) {
+		if (sched_setaffinity(0, sizeof(set), &set) < 0)
+			return fail_errno(error, -errno, "sched_setaffinity");
+		return TRUE;
+	}
+	if (!g_subprocess_get_identifier(process)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot pin a process that has exited");
+		return FALSE;
+	}
+	task_dir = g_strdup_printf("/proc/%s/task", g_subprocess_get_identifier(process));
+	dir = g_dir_open(task_dir, 0, error);
+	if (!dir)
+		return FALSE;
+	while ((tid = g_dir_read_name(dir)))
+		if (sched_setaffinity((pid_t)g_ascii_strtoll(tid, NULL, 10), sizeof(set), &set) < 0 && errno != ESRCH)
+			return fail_errno(error, -errno, "sched_setaffinity");
 	return TRUE;
 }
 
@@ -499,6 +584,7 @@ static void start_samples_clear(StartSamples *s)
 	g_clear_pointer(&s->published_ns, g_array_unref);
 	g_clear_pointer(&s->gmo_ns, g_array_unref);
 }
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(StartSamples, start_samples_clear)
 
 /* Objects under HUB_DEVICES implementing the device interface. */
 static int count_devices(sd_bus_message *reply)
@@ -629,19 +715,18 @@ static gboolean measure_hubd_starts(Bench *b, gboolean first_run, const char *st
 				    GError **error)
 {
 	if (!first_run && !g_file_test(state_dir, G_FILE_TEST_IS_DIR)) {
-		StartSamples unused;
+		g_auto(StartSamples) unused = { 0 };
 		g_autoptr(GSubprocess) hubd = NULL;
 
 		start_samples_init(&unused);
 		hubd = spawn_hubd_measured(b, state_dir, &unused, error);
-		start_samples_clear(&unused);
 		if (!hubd || !bench_stop(b, hubd, "hubd.log", error))
 			return FALSE;
 	}
 	for (gint i = 0; i < opt_runs; i++) {
 		g_autofree char *name = g_strdup_printf("state-first-%d", i);
-		g_autofree char *fresh = bench_path(b, name);
-		g_autoptr(GSubprocess) hubd = spawn_hubd_measured(b, first_run ? fresh : state_dir, samples, error);
+		g_autofree char *dir = first_run ? bench_path(b, name) : g_strdup(state_dir);
+		g_autoptr(GSubprocess) hubd = spawn_hubd_measured(b, dir, samples, error);
 
 		if (!hubd || !bench_stop(b, hubd, "hubd.log", error))
 			return FALSE;
@@ -689,22 +774,22 @@ static gboolean get_onoff(sd_bus *bus, const Target *t, int *value, GError **err
 	return TRUE;
 }
 
-/* Rounds alternate between the services (in a rotating order) so that a
- * slow phase of the machine hits all of them alike. */
+/* Blocks of BLOCK calls alternate between the services (in a rotating order)
+ * so that a slow phase of the machine hits all of them alike. */
 static gboolean measure_reads(Bench *b, Target *targets, guint n_targets, GError **error)
 {
-	guint per_round = MAX(1, (guint)opt_iterations / ROUNDS);
+	guint rounds = ((guint)opt_iterations + BLOCK - 1) / BLOCK;
 	int value;
 
 	for (guint t = 0; t < n_targets; t++)
 		for (gint i = 0; i < opt_warmup; i++)
 			if (!get_onoff(b->client, &targets[t], &value, error))
 				return FALSE;
-	for (guint round = 0; round < ROUNDS; round++) {
+	for (guint round = 0; round < rounds; round++) {
 		for (guint k = 0; k < n_targets; k++) {
 			Target *t = &targets[(round + k) % n_targets];
 
-			for (guint i = 0; i < per_round; i++) {
+			for (guint i = 0; i < BLOCK && round * BLOCK + i < (guint)opt_iterations; i++) {
 				gint64 start = bench_now_ns();
 
 				if (!get_onoff(b->client, t, &value, error))
@@ -955,14 +1040,11 @@ static GSubprocess *start_echo(Bench *b, gboolean glib, GError **error)
 	g_autofree char *echo = bench_program("bench-echo-service");
 	const char *argv_plain[] = { echo, ECHO_NAME, NULL };
 	const char *argv_glib[] = { echo, "--glib", ECHO_GLIB_NAME, NULL };
-	StartSamples unused;
-	GSubprocess *process;
+	g_auto(StartSamples) unused = { 0 };
 
 	start_samples_init(&unused);
-	process = measure_start(b, glib ? argv_glib : argv_plain, glib ? "echo-glib.log" : "echo.log",
-				glib ? ECHO_GLIB_NAME : ECHO_NAME, 0, &unused, error);
-	start_samples_clear(&unused);
-	return process;
+	return measure_start(b, glib ? argv_glib : argv_plain, glib ? "echo-glib.log" : "echo.log",
+			     glib ? ECHO_GLIB_NAME : ECHO_NAME, 0, &unused, error);
 }
 
 static GArray *samples_new(void)
@@ -972,12 +1054,11 @@ static GArray *samples_new(void)
 
 static gboolean check_options(GError **error)
 {
-	if (opt_iterations < ROUNDS || opt_warmup < 0 || opt_set_iterations < 1 || opt_runs < 1 || opt_devices < 1 ||
+	if (opt_cpu < -2 || opt_cpu >= CPU_SETSIZE || opt_iterations < 1 || opt_warmup < 0 || opt_set_iterations < 1 || opt_runs < 1 || opt_devices < 1 ||
 	    opt_devices > 100000) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "need --iterations >= %d, --warmup >= 0, --set-iterations >= 1, --runs >= 1, "
-			    "--devices 1-100000",
-			    ROUNDS);
+			    "need --iterations >= 1, --warmup >= 0, --set-iterations >= 1, --runs >= 1, "
+			    "--devices 1-100000, --cpu -1 or a CPU number");
 		return FALSE;
 	}
 	return TRUE;
@@ -996,12 +1077,20 @@ int main(int argc, char **argv)
 	g_autofree char *first_runs = NULL;
 	g_autofree char *warm_runs = NULL;
 	g_autofree char *bare_runs = NULL;
-	StartSamples bare_start, hub_first, hub_warm, unused;
-	SetSamples sets = { samples_new(), samples_new() };
+	g_auto(StartSamples) bare_start = { 0 };
+	g_auto(StartSamples) hub_first = { 0 };
+	g_auto(StartSamples) hub_warm = { 0 };
+	g_auto(StartSamples) unused = { 0 };
+	g_autoptr(GArray) echo_ns = samples_new();
+	g_autoptr(GArray) echo_glib_ns = samples_new();
+	g_autoptr(GArray) hub_ns = samples_new();
+	g_autoptr(GArray) signal_ns = samples_new();
+	g_autoptr(GArray) reply_ns = samples_new();
+	SetSamples sets = { signal_ns, reply_ns };
 	Target targets[] = {
-		{ "echo", ECHO_NAME, ECHO_PATH, ECHO_IFACE, samples_new() },
-		{ "echo-glib", ECHO_GLIB_NAME, ECHO_PATH, ECHO_IFACE, samples_new() },
-		{ "hubd", HUB_NAME, NULL, HUB_DEVICE_IFACE, samples_new() },
+		{ "echo", ECHO_NAME, ECHO_PATH, ECHO_IFACE, echo_ns },
+		{ "echo-glib", ECHO_GLIB_NAME, ECHO_PATH, ECHO_IFACE, echo_glib_ns },
+		{ "hubd", HUB_NAME, NULL, HUB_DEVICE_IFACE, hub_ns },
 	};
 	g_autofree char *light_path = NULL;
 	MemUsage bare_mem, hub_mem, hub_mem_loaded;
@@ -1011,6 +1100,7 @@ int main(int argc, char **argv)
 	char *encoded = NULL;
 	gboolean ok;
 
+	setlocale(LC_ALL, "");
 	g_option_context_add_main_entries(context, option_entries, NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error) || !check_options(&error)) {
 		g_printerr("bench-hubd: %s\n", error->message);
@@ -1037,10 +1127,8 @@ int main(int argc, char **argv)
 		g_clear_object(&bare);
 		bare = spawn_bare_measured(b, &bare_start, &error);
 		ok = bare != NULL;
-		if (ok && i == opt_runs - 1) {
-			g_usleep(IDLE_SETTLE_US);
-			ok = read_smaps_rollup(bare, &bare_mem, &error);
-		}
+		if (ok && i == opt_runs - 1)
+			ok = measure_memory(bare, IDLE_SETTLE_US, &bare_mem, &error);
 		if (ok)
 			ok = bench_stop(b, bare, "bare-daemon.log", &error);
 		if (ok)
@@ -1059,10 +1147,8 @@ int main(int argc, char **argv)
 		hubd = spawn_hubd_measured(b, warm_state, &unused, &error);
 		ok = hubd != NULL;
 	}
-	if (ok) {
-		g_usleep(IDLE_SETTLE_US);
-		ok = read_smaps_rollup(hubd, &hub_mem, &error);
-	}
+	if (ok)
+		ok = measure_memory(hubd, IDLE_SETTLE_US, &hub_mem, &error);
 	/* Figures 1 and 2. */
 	if (ok) {
 		echo = start_echo(b, FALSE, &error);
@@ -1072,6 +1158,14 @@ int main(int argc, char **argv)
 		echo_glib = start_echo(b, TRUE, &error);
 		ok = echo_glib != NULL;
 	}
+	/* On one CPU every hand-off is a plain context switch: the figures are the
+	 * work done, not where the scheduler put four processes on idle cores. */
+	if (ok && opt_cpu == -2)
+		opt_cpu = first_allowed_cpu();
+	if (ok && opt_cpu >= 0)
+		ok = pin_to_cpu(NULL, opt_cpu, &error) && pin_to_cpu(b->dbus_daemon, opt_cpu, &error) &&
+		     pin_to_cpu(hubd, opt_cpu, &error) && pin_to_cpu(echo, opt_cpu, &error) &&
+		     pin_to_cpu(echo_glib, opt_cpu, &error);
 	if (ok) {
 		g_printerr("GetProperty round trips (%d per service after %d warm-up)...\n", opt_iterations, opt_warmup);
 		ok = measure_reads(b, targets, G_N_ELEMENTS(targets), &error);
@@ -1080,10 +1174,8 @@ int main(int argc, char **argv)
 		g_printerr("SetProperty -> PropertiesChanged (%d rounds)...\n", opt_set_iterations);
 		ok = measure_sets(b, &targets[2], &sets, &error);
 	}
-	if (ok) {
-		g_usleep(IDLE_SETTLE_US);
-		ok = read_smaps_rollup(hubd, &hub_mem_loaded, &error);
-	}
+	if (ok)
+		ok = measure_memory(hubd, IDLE_SETTLE_US, &hub_mem_loaded, &error);
 	if (ok)
 		ok = bench_stop(b, hubd, "hubd.log", &error) && bench_stop(b, echo, "echo.log", &error) &&
 		     bench_stop(b, echo_glib, "echo-glib.log", &error);
@@ -1114,7 +1206,12 @@ int main(int argc, char **argv)
 
 	g_print("\nhubd benchmarks: %d virtual devices; %s %s %s, %ld CPUs; CFLAGS %s\n", opt_devices, uts.sysname,
 		uts.release, uts.machine, sysconf(_SC_NPROCESSORS_ONLN), BENCH_CFLAGS);
-	g_print("Every baseline ran in this run on the same private bus; ratio = hubd / baseline.\n\n");
+	g_print("Every baseline ran in this run on the same private bus; ratio = hubd / baseline.\n");
+	if (opt_cpu >= 0)
+		g_print("Figures 1 and 2: client, dbus-daemon, hubd and echo services pinned to CPU %d (--cpu).\n\n",
+			opt_cpu);
+	else
+		g_print("Figures 1 and 2: not pinned (--cpu=-1).\n\n");
 	g_print("%-2s %-46s %12s %12s %7s  %-15s %s\n", "#", "figure", "hubd", "baseline", "ratio", "target", "");
 	print_rule();
 	print_row("1", "Device.GetProperty round trip, p50", hub_p.p50, echo_p.p50, "us", "ratio <= 1.5",
@@ -1130,17 +1227,18 @@ int main(int argc, char **argv)
 	print_row("", "  p99", signal_p.p99, echo_p.p50, "us", NULL, TARGET_NONE);
 	print_row("", "  SetProperty reply, p50", reply_p.p50, echo_p.p50, "us", NULL, TARGET_NONE);
 	print_rule();
-	print_row("3", "PSS, idle", kb_to_mb(hub_mem.pss_kb), kb_to_mb(bare_mem.pss_kb), "MB", "<= 6 MB",
-		  check(kb_to_mb(hub_mem.pss_kb), 6));
-	print_row("", "  RSS, idle", kb_to_mb(hub_mem.rss_kb), kb_to_mb(bare_mem.rss_kb), "MB", NULL, TARGET_NONE);
-	print_row("", "  PSS anonymous (heap, stacks)", kb_to_mb(hub_mem.pss_anon_kb), kb_to_mb(bare_mem.pss_anon_kb),
-		  "MB", NULL, TARGET_NONE);
-	print_row("", "  PSS file-backed (code, data files)", kb_to_mb(hub_mem.pss_file_kb),
-		  kb_to_mb(bare_mem.pss_file_kb), "MB", NULL, TARGET_NONE);
-	print_row("", "  PSS after figures 1 and 2", kb_to_mb(hub_mem_loaded.pss_kb), kb_to_mb(bare_mem.pss_kb), "MB",
-		  NULL, TARGET_NONE);
-	print_row("", "  RSS after figures 1 and 2", kb_to_mb(hub_mem_loaded.rss_kb), kb_to_mb(bare_mem.rss_kb), "MB",
-		  NULL, TARGET_NONE);
+	print_row("3", "PSS, idle", kb_to_mb(hub_mem.kb[MEM_PSS]), kb_to_mb(bare_mem.kb[MEM_PSS]), "MB", "<= 6 MB",
+		  check(kb_to_mb(hub_mem.kb[MEM_PSS]), 6));
+	print_row("", "  RSS, idle", kb_to_mb(hub_mem.kb[MEM_RSS]), kb_to_mb(bare_mem.kb[MEM_RSS]), "MB", NULL,
+		  TARGET_NONE);
+	print_row("", "  PSS anonymous (heap, stacks)", kb_to_mb(hub_mem.kb[MEM_PSS_ANON]),
+		  kb_to_mb(bare_mem.kb[MEM_PSS_ANON]), "MB", NULL, TARGET_NONE);
+	print_row("", "  PSS file-backed (code, shared)", kb_to_mb(hub_mem.kb[MEM_PSS_FILE]),
+		  kb_to_mb(bare_mem.kb[MEM_PSS_FILE]), "MB", NULL, TARGET_NONE);
+	print_row("", "  PSS after figures 1 and 2", kb_to_mb(hub_mem_loaded.kb[MEM_PSS]),
+		  kb_to_mb(bare_mem.kb[MEM_PSS]), "MB", NULL, TARGET_NONE);
+	print_row("", "  PSS anonymous after figures 1 and 2", kb_to_mb(hub_mem_loaded.kb[MEM_PSS_ANON]),
+		  kb_to_mb(bare_mem.kb[MEM_PSS_ANON]), "MB", NULL, TARGET_NONE);
 	print_rule();
 	print_row("4", "start -> all devices published, first run", median_ms(hub_first.published_ns), bare_name_ms,
 		  "ms", "<= 100 ms", check(median_ms(hub_first.published_ns), 100));
@@ -1152,23 +1250,16 @@ int main(int argc, char **argv)
 		  TARGET_NONE);
 	print_row("", "  GetManagedObjects call alone, warm", median_ms(hub_warm.gmo_ns), 0, "ms", NULL, TARGET_NONE);
 	print_rule();
-	g_print("1: %d calls per service after %d warm-up, rounds alternating; baseline bench-echo-service "
+	g_print("1: %d calls per service after %d warm-up, in alternating blocks of %d; baseline bench-echo-service "
 		"(sd_bus_wait loop).\n",
-		opt_iterations, opt_warmup);
+		opt_iterations, opt_warmup, BLOCK);
 	g_print("2: %d OnOff toggles of %s (latency-ms=0); baseline = figure 1's echo round trip p50.\n",
 		opt_set_iterations, LIGHT_ID);
-	g_print("3: /proc/PID/smaps_rollup after %d s idle; baseline bench-bare-daemon (MB = 1024 kB).\n",
-		(int)(IDLE_SETTLE_US / G_USEC_PER_SEC));
+	g_print("3: /proc/PID/smaps_rollup, median of %d reads after %d s idle; baseline bench-bare-daemon "
+		"(MB = 1024 kB).\n",
+		MEM_READS, (int)(IDLE_SETTLE_US / G_USEC_PER_SEC));
 	g_print("4: medians of %d runs; baseline bench-bare-daemon start -> name owned.\n", opt_runs);
 	g_print("   runs (ms): first %s | warm %s | bare %s\n", first_runs, warm_runs, bare_runs);
 
-	for (guint t = 0; t < G_N_ELEMENTS(targets); t++)
-		g_array_unref(targets[t].samples_ns);
-	g_array_unref(sets.signal_ns);
-	g_array_unref(sets.reply_ns);
-	start_samples_clear(&bare_start);
-	start_samples_clear(&hub_first);
-	start_samples_clear(&hub_warm);
-	start_samples_clear(&unused);
 	return 0;
 }

@@ -138,11 +138,14 @@ static void on_event(const HubEvent *event, gpointer user_data)
 	}
 }
 
+static void stop_running_commands(HubCommandPipeline *pipeline);
+
 HubCommandPipeline *hub_command_pipeline_new(HubRegistry *registry, HubEventBus *bus, HubStore *store,
 					     guint timeout_ms, HubCommandDispatchFunc dispatch,
 					     gpointer dispatch_data)
 {
 	HubCommandPipeline *pipeline = g_new0(HubCommandPipeline, 1);
+	guint interrupted;
 
 	pipeline->registry = registry;
 	pipeline->bus = bus;
@@ -156,6 +159,9 @@ HubCommandPipeline *hub_command_pipeline_new(HubRegistry *registry, HubEventBus 
 	pipeline->completed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, completed_free);
 	g_queue_init(&pipeline->completed_order);
 	pipeline->subscription = hub_event_bus_subscribe(bus, on_event, pipeline);
+	interrupted = hub_store_mark_interrupted_commands(store);
+	if (interrupted > 0)
+		g_warning("%u command(s) were interrupted by the last shutdown; their results say so", interrupted);
 	return pipeline;
 }
 
@@ -165,6 +171,7 @@ void hub_command_pipeline_free(HubCommandPipeline *pipeline)
 
 	if (!pipeline)
 		return;
+	stop_running_commands(pipeline);
 	error = g_error_new_literal(HUB_ERROR, HUB_ERROR_FAILED, "the hub is shutting down");
 	while (pipeline->waiters) {
 		Waiter *waiter = pipeline->waiters->data;
@@ -412,6 +419,26 @@ gboolean hub_command_pipeline_complete(HubCommandPipeline *pipeline, guint64 com
 	return TRUE;
 }
 
+/* At shutdown every unfinished action gets an answer, which is stored. */
+static void stop_running_commands(HubCommandPipeline *pipeline)
+{
+	g_autofree gpointer *trace_ids = g_hash_table_get_keys_as_array(pipeline->running, NULL);
+
+	for (guint i = 0; trace_ids[i]; i++) {
+		g_autofree char *trace_id = g_strdup(trace_ids[i]);
+		Command *command = g_hash_table_lookup(pipeline->running, trace_id);
+		g_autoptr(GPtrArray) actions = command ? g_ptr_array_ref(command->actions) : NULL;
+
+		for (guint a = 0; actions && a < actions->len; a++) {
+			Action *action = g_ptr_array_index(actions, a);
+
+			if (!action->done)
+				complete_action(pipeline, action, 503, NULL, "HUB_STOPPED",
+						"the hub stopped before the device answered");
+		}
+	}
+}
+
 /* ---- execution ---- */
 
 static gint errno_to_code(int err, const char **error_code)
@@ -452,7 +479,7 @@ static gboolean dispatch_cb(gpointer user_data)
 		int r;
 
 		if (!device) {
-			complete_action(pipeline, action, 404, NULL, "DEVICE_REMOVED", "the device was removed");
+			complete_action(pipeline, action, 410, NULL, "DEVICE_REMOVED", "the device was removed");
 		} else {
 			r = pipeline->dispatch(device, action->id, action->endpoint_id, action->capability_id,
 					       action->name, action->params, pipeline->dispatch_data);
@@ -723,6 +750,13 @@ char *hub_command_pipeline_submit(HubCommandPipeline *pipeline, JsonObject *requ
 	command->dispatch_source = g_idle_add(dispatch_cb, command);
 	command->timeout_source = g_timeout_add(pipeline->timeout_ms, timeout_cb, command);
 
+	/* Remembered from acceptance on, so a crash can never let a retry run it twice. */
+	{
+		g_autoptr(JsonNode) pending = build_result(pipeline, command, 0, FALSE);
+
+		hub_store_put_command_result(pipeline->store, command->trace_id, command->device_id,
+					     command->received_ms, 0, pending);
+	}
 	event.trace_id = command->trace_id;
 	event.device_id = command->device_id;
 	event.timestamp_ms = command->received_ms;
@@ -748,12 +782,17 @@ static gboolean waiter_timeout_cb(gpointer user_data)
 static JsonNode *lookup_completed(HubCommandPipeline *pipeline, const char *trace_id, gint *code)
 {
 	Completed *c = g_hash_table_lookup(pipeline->completed, trace_id);
+	JsonNode *stored;
 
 	if (c) {
 		*code = c->response_code;
 		return json_node_ref(c->result);
 	}
-	return hub_store_get_command_result(pipeline->store, trace_id, code);
+	stored = hub_store_get_command_result(pipeline->store, trace_id, code);
+	/* Code 0 is the record of a command still running here. */
+	if (stored && *code == 0)
+		g_clear_pointer(&stored, json_node_unref);
+	return stored;
 }
 
 void hub_command_pipeline_wait(HubCommandPipeline *pipeline, const char *trace_id, guint timeout_ms,

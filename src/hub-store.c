@@ -350,6 +350,23 @@ JsonNode *hub_store_get_command_result(HubStore *store, const char *trace_id, gi
 	return result;
 }
 
+guint hub_store_mark_interrupted_commands(HubStore *store)
+{
+	static const char sql[] =
+		"UPDATE command_results SET response_code = 503, result = json_set(result, "
+		"'$.status', 'interrupted', '$.responseCode', 503, "
+		"'$.error', json_object('code', 'INTERRUPTED', 'message', "
+		"'the hub stopped before the command finished; it may or may not have run')) "
+		"WHERE response_code = 0";
+
+	begin_write(store);
+	if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		g_warning("Failed to mark interrupted commands in %s: %s", store->path, sqlite3_errmsg(store->db));
+		return 0;
+	}
+	return (guint)sqlite3_changes(store->db);
+}
+
 void hub_store_trim_command_results(HubStore *store, guint keep)
 {
 	g_autofree char *sql = g_strdup_printf("DELETE FROM command_results WHERE trace_id NOT IN "

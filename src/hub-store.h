@@ -45,6 +45,11 @@ void hub_store_put_command_result(HubStore *store, const char *trace_id, const c
 				  gint64 completed_ms, gint response_code, JsonNode *result);
 /* The stored result document, or NULL. */
 JsonNode *hub_store_get_command_result(HubStore *store, const char *trace_id, gint *response_code);
+/* Results stored with response code 0 are commands that were accepted but
+ * never finished (the hub crashed): they become 503 with status
+ * "interrupted", so a retry gets an answer and never runs them again.
+ * Returns how many were marked. */
+guint hub_store_mark_interrupted_commands(HubStore *store);
 /* Keeps the newest @keep results. */
 void hub_store_trim_command_results(HubStore *store, guint keep);
 

@@ -540,7 +540,8 @@ device_exists(sd_bus *bus, const char *path)
 
 /* Like hubctl_fail(), but says that @device_id does not exist when the bus
  * has no such object (UnknownObject from sd-bus, UnknownMethod from some
- * other bindings, NotFound without a message). */
+ * other bindings, NotFound without a message, or NotFound for a device the
+ * daemon does not list: Manager.RemoveDevice names it its own way). */
 int
 hubctl_fail_device(sd_bus *bus, const char *what, const char *device_id, const sd_bus_error *error, int r)
 {
@@ -549,7 +550,11 @@ hubctl_fail_device(sd_bus *bus, const char *what, const char *device_id, const s
 	if (error && hubctl_error_is_unknown_object(error)) {
 		missing = TRUE;
 	} else if (error && sd_bus_error_has_name(error, "org.hubd.Hub1.Error.NotFound")) {
-		missing = !error->message || !error->message[0];
+		g_autofree char *path = hubctl_device_path(device_id);
+
+		/* A message about a missing endpoint or property of an existing
+		 * device is kept. */
+		missing = !error->message || !error->message[0] || !device_exists(bus, path);
 	} else if (error && sd_bus_error_has_name(error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
 		g_autofree char *path = hubctl_device_path(device_id);
 

@@ -349,6 +349,11 @@ const char *virtual_device_name(const VirtualDevice *dev)
 	return dev->name ? dev->name : dev->id;
 }
 
+char *virtual_device_serial(const VirtualDevice *dev)
+{
+	return dev->serial ? g_strdup(dev->serial) : g_strdup_printf("VIRT-%08X", id_hash(dev->id));
+}
+
 /* ---- capability lookup ---- */
 
 const char *virtual_device_cap_endpoint(const VirtualDevice *dev, VirtualCap cap)
@@ -776,19 +781,17 @@ int virtual_device_publish(VirtualDevice *dev)
 {
 	VirtualPlugin *vp = dev->plugin;
 	const struct hub_host *host = vp->host;
-	g_autofree char *serial = NULL;
+	g_autofree char *serial = virtual_device_serial(dev);
 	struct hub_device_info info;
 	int r;
 
-	if (!dev->serial)
-		serial = g_strdup_printf("VIRT-%08X", id_hash(dev->id));
 	memset(&info, 0, sizeof(info));
 	info.struct_size = sizeof(info);
 	info.id = dev->id;
 	info.name = virtual_device_name(dev);
 	info.manufacturer = dev->manufacturer ? dev->manufacturer : "hubd";
 	info.model = dev->model ? dev->model : dev->type->name;
-	info.serial = dev->serial ? dev->serial : serial;
+	info.serial = serial;
 	info.firmware = VIRTUAL_VERSION;
 
 	r = host->device_add(vp->handle, &info);

@@ -219,8 +219,9 @@ static VirtualDevice *lookup_by_auth(VirtualPlugin *vp, const char *auth)
 		dev = lookup(vp, auth + strlen("virtual:"));
 	for (guint i = 0; !dev && i < vp->devices->len; i++) {
 		VirtualDevice *d = g_ptr_array_index(vp->devices, i);
+		g_autofree char *serial = virtual_device_serial(d); /* the derived one is on the label too */
 
-		if (d->serial && strcmp(d->serial, auth) == 0)
+		if (strcmp(serial, auth) == 0)
 			dev = d;
 	}
 	return dev;

@@ -224,6 +224,8 @@ void virtual_device_free(VirtualDevice *dev); /* NULL-safe; cancels nothing */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VirtualDevice, virtual_device_free)
 void virtual_device_reset_state(VirtualDevice *dev);
 const char *virtual_device_name(const VirtualDevice *dev);
+/* The serial number the device reports: "serial" or VIRT-<hash of id> (g_free). */
+char *virtual_device_serial(const VirtualDevice *dev);
 
 /* The endpoint holding @cap on this device, or NULL. */
 const char *virtual_device_cap_endpoint(const VirtualDevice *dev, VirtualCap cap);

@@ -314,6 +314,59 @@ static void test_wait(Fixture *f, gconstpointer data)
 	g_assert_error(error, HUB_ERROR, HUB_ERROR_NOT_FOUND);
 }
 
+static void test_shutdown_answers_and_remembers(Fixture *f, gconstpointer data)
+{
+	g_autoptr(JsonObject) req = request("stop-1", "matter.OnOff@1.4", "On", "{}");
+	g_autofree char *trace = NULL;
+	g_autofree char *again = NULL;
+	g_autoptr(JsonNode) result = NULL;
+	gboolean duplicate = FALSE;
+
+	/* Accepted, never handed to the device: the hub stops first. */
+	trace = hub_command_pipeline_submit(f->pipeline, req, NULL, NULL);
+	g_assert_nonnull(trace);
+	close_pipeline(f);
+	g_assert_cmpuint(f->completed, ==, 1);
+	g_assert_cmpint(f->last_code, ==, 503);
+	open_pipeline(f, 200);
+	again = hub_command_pipeline_submit(f->pipeline, req, &duplicate, NULL);
+	g_assert_true(duplicate);
+	result = hub_command_pipeline_get_result(f->pipeline, "stop-1", NULL);
+	g_assert_cmpint(json_object_get_int_member(json_node_get_object(result), "responseCode"), ==, 503);
+	for (int i = 0; i < 5; i++)
+		g_main_context_iteration(NULL, FALSE);
+	g_assert_cmpuint(f->dispatched->len, ==, 0);
+}
+
+static void test_crash_leaves_interrupted_result(Fixture *f, gconstpointer data)
+{
+	g_autoptr(JsonObject) req = request("crash-1", "matter.OnOff@1.4", "On", "{}");
+	g_autofree char *trace = NULL;
+	g_autofree char *again = NULL;
+	g_autoptr(JsonNode) result = NULL;
+	g_autofree char *db = g_build_filename(f->dir, "hubd.db", NULL);
+	gboolean duplicate = FALSE;
+	HubStore *other;
+
+	trace = hub_command_pipeline_submit(f->pipeline, req, NULL, NULL);
+	hub_store_flush(f->store);
+	/* A second process opening the same database sees what a restart after a crash sees. */
+	g_test_expect_message("hubd", G_LOG_LEVEL_WARNING, "*interrupted*");
+	other = hub_store_open(db, NULL);
+	{
+		g_autoptr(HubCommandPipeline) restarted =
+			hub_command_pipeline_new(f->registry, f->bus, other, 200, dispatch, f);
+
+		g_test_assert_expected_messages();
+		again = hub_command_pipeline_submit(restarted, req, &duplicate, NULL);
+		g_assert_true(duplicate);
+		result = hub_command_pipeline_get_result(restarted, "crash-1", NULL);
+		g_assert_cmpstr(json_object_get_string_member(json_node_get_object(result), "status"), ==, "interrupted");
+		g_assert_cmpint(json_object_get_int_member(json_node_get_object(result), "responseCode"), ==, 503);
+	}
+	hub_store_free(other);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -326,6 +379,8 @@ int main(int argc, char **argv)
 	ADD("dispatch-failure-maps-to-code", test_dispatch_failure_maps_to_code);
 	ADD("read-state-wildcard", test_read_state_wildcard);
 	ADD("wait", test_wait);
+	ADD("shutdown-answers-and-remembers", test_shutdown_answers_and_remembers);
+	ADD("crash-leaves-interrupted-result", test_crash_leaves_interrupted_result);
 #undef ADD
 	return g_test_run();
 }
