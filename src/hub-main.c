@@ -77,14 +77,21 @@ int main(int argc, char **argv)
 		config->state_dir = g_canonicalize_filename(state_dir, NULL);
 	}
 	loop = g_main_loop_new(NULL, FALSE);
+	/* Before anything starts: a SIGTERM during start-up still shuts down cleanly. */
+	sigterm = g_unix_signal_add(SIGTERM, quit_cb, loop);
+	sigint = g_unix_signal_add(SIGINT, quit_cb, loop);
 	daemon = hub_daemon_new(g_steal_pointer(&config), &error);
 	if (!daemon || !hub_daemon_start(daemon, &error)) {
 		g_printerr("hubd: %s\n", error->message);
+		g_source_remove(sigterm);
+		g_source_remove(sigint);
 		return 1;
 	}
 	dbus = hub_dbus_new(daemon, session, bus_lost_cb, loop, &error);
 	if (!dbus) {
 		g_printerr("hubd: %s\n", error->message);
+		g_source_remove(sigterm);
+		g_source_remove(sigint);
 		return 1;
 	}
 	sd_notify(0, "READY=1");
@@ -92,8 +99,6 @@ int main(int argc, char **argv)
 		  session ? "session" : "system", hub_registry_size(daemon->registry),
 		  hub_plugin_loader_get_plugins(daemon->loader)->len, (g_get_monotonic_time() - started) / 1000.0);
 
-	sigterm = g_unix_signal_add(SIGTERM, quit_cb, loop);
-	sigint = g_unix_signal_add(SIGINT, quit_cb, loop);
 	g_main_loop_run(loop);
 	g_source_remove(sigterm);
 	g_source_remove(sigint);
