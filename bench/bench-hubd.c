@@ -1054,8 +1054,8 @@ static GArray *samples_new(void)
 
 static gboolean check_options(GError **error)
 {
-	if (opt_cpu < -2 || opt_cpu >= CPU_SETSIZE || opt_iterations < 1 || opt_warmup < 0 || opt_set_iterations < 1 || opt_runs < 1 || opt_devices < 1 ||
-	    opt_devices > 100000) {
+	if (opt_iterations < 1 || opt_warmup < 0 || opt_set_iterations < 1 || opt_runs < 1 || opt_devices < 1 ||
+	    opt_devices > 100000 || opt_cpu < -2 || opt_cpu >= CPU_SETSIZE) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "need --iterations >= 1, --warmup >= 0, --set-iterations >= 1, --runs >= 1, "
 			    "--devices 1-100000, --cpu -1 or a CPU number");
@@ -1167,7 +1167,8 @@ int main(int argc, char **argv)
 		     pin_to_cpu(hubd, opt_cpu, &error) && pin_to_cpu(echo, opt_cpu, &error) &&
 		     pin_to_cpu(echo_glib, opt_cpu, &error);
 	if (ok) {
-		g_printerr("GetProperty round trips (%d per service after %d warm-up)...\n", opt_iterations, opt_warmup);
+		g_printerr("GetProperty round trips (%d per service after %d warm-up)...\n", opt_iterations,
+			   opt_warmup);
 		ok = measure_reads(b, targets, G_N_ELEMENTS(targets), &error);
 	}
 	if (ok) {

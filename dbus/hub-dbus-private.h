@@ -24,6 +24,7 @@ struct _HubDbus {
 	gid_t hubd_gid;       /* (gid_t)-1 when the group does not exist */
 	gboolean name_owned;
 	gboolean count_dirty; /* Manager.DeviceCount to announce */
+	GHashTable *writers;  /* unique bus name -> GINT_TO_POINTER(allowed + 1) */
 };
 
 extern const sd_bus_vtable hub_dbus_manager_vtable[];

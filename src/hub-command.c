@@ -802,7 +802,9 @@ void hub_command_pipeline_wait(HubCommandPipeline *pipeline, const char *trace_i
 	Waiter *waiter;
 	gint code = 0;
 
-	result = lookup_completed(pipeline, trace_id, &code);
+	/* A running command (the usual case) needs no look into the store. */
+	if (!g_hash_table_contains(pipeline->running, trace_id))
+		result = lookup_completed(pipeline, trace_id, &code);
 	if (result) {
 		done(trace_id, code, result, NULL, user_data);
 		return;

@@ -62,6 +62,7 @@ HubDaemon *hub_daemon_new(HubConfig *config, GError **error)
 
 	daemon->config = config;
 	daemon->plugin_data = g_ptr_array_new();
+	daemon->timers = hub_timer_queue_new();
 	daemon->bus = hub_event_bus_new();
 	daemon->catalog = hub_catalog_new();
 	loaded = hub_catalog_load_dir(daemon->catalog, config->capability_dir, error);
@@ -151,6 +152,7 @@ void hub_daemon_free(HubDaemon *daemon)
 		hub_host_release_all(daemon);
 		g_ptr_array_unref(daemon->plugin_data);
 	}
+	hub_timer_queue_free(daemon->timers);
 	if (daemon->bus && daemon->store_subscription)
 		hub_event_bus_unsubscribe(daemon->bus, daemon->store_subscription);
 	hub_registry_free(daemon->registry);

@@ -16,6 +16,7 @@
 #include "hub-plugin-loader.h"
 #include "hub-registry.h"
 #include "hub-store.h"
+#include "hub-timer-queue.h"
 
 typedef struct {
 	HubConfig *config;
@@ -27,6 +28,7 @@ typedef struct {
 	HubPluginLoader *loader;
 	HubDiscovery *discovery;
 	GPtrArray *plugin_data;  /* host-side per-plugin state (hub-host.c) */
+	HubTimerQueue *timers;   /* every plugin timer, behind one GSource */
 	guint store_subscription;
 	gboolean started;
 } HubDaemon;

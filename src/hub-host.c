@@ -26,7 +26,8 @@ typedef struct {
 typedef struct {
 	PluginData *pd;
 	gint64 id;
-	guint source;
+	guint source;      /* fd watches: their GSource */
+	guint64 queue_id;  /* timers: their entry in the daemon's timer queue */
 	gboolean firing;
 	gboolean cancelled;
 	int (*timer_fn)(void *user_data);
@@ -50,6 +51,8 @@ static void timer_free(gpointer data)
 
 	if (timer->source)
 		g_source_remove(timer->source);
+	if (timer->queue_id)
+		hub_timer_queue_remove(timer->pd->daemon->timers, timer->queue_id);
 	g_free(timer);
 }
 
@@ -162,10 +165,11 @@ static gboolean timer_cb(gpointer user_data)
 	again = timer->timer_fn(timer->user_data);
 	timer->firing = FALSE;
 	if (again && !timer->cancelled)
-		return G_SOURCE_CONTINUE;
-	timer->source = 0;
+		return TRUE;
+	/* The queue drops its entry when we return FALSE. */
+	timer->queue_id = 0;
 	g_hash_table_remove(timer->pd->timers, &timer->id);
-	return G_SOURCE_REMOVE;
+	return FALSE;
 }
 
 static int64_t host_timer_add(struct hub_plugin *plugin, uint32_t interval_ms, int (*fn)(void *), void *user_data)
@@ -180,7 +184,7 @@ static int64_t host_timer_add(struct hub_plugin *plugin, uint32_t interval_ms, i
 	timer->id = next_timer_id++;
 	timer->timer_fn = fn;
 	timer->user_data = user_data;
-	timer->source = g_timeout_add(interval_ms, timer_cb, timer);
+	timer->queue_id = hub_timer_queue_add(pd->daemon->timers, interval_ms, timer_cb, timer);
 	g_hash_table_insert(pd->timers, &timer->id, timer);
 	return timer->id;
 }

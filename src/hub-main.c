@@ -4,6 +4,7 @@
 
 #include <glib-unix.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
 
@@ -95,6 +96,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sd_notify(0, "READY=1");
+	/* Start-up parsed and validated every stored value; return the freed heap. */
+	malloc_trim(0);
 	g_message("hubd %s ready on the %s bus: %u devices, %u plugins, started in %.1f ms", PACKAGE_VERSION,
 		  session ? "session" : "system", hub_registry_size(daemon->registry),
 		  hub_plugin_loader_get_plugins(daemon->loader)->len, (g_get_monotonic_time() - started) / 1000.0);

@@ -48,6 +48,8 @@ static const char *const stmt_sql[N_STMTS] = {
 static const char schema_sql[] =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
+	/* The state cache lives in memory already; a small page cache is enough. */
+	"PRAGMA cache_size=-256;"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS devices(id TEXT PRIMARY KEY, protocol TEXT NOT NULL, description TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS state(device_id TEXT NOT NULL, endpoint_id TEXT NOT NULL,"
@@ -109,6 +111,8 @@ static gboolean try_open(HubStore *store, GError **error)
 		return FALSE;
 	}
 	sqlite3_busy_timeout(store->db, 2000);
+	/* quick_check read every page; hand that memory back. */
+	sqlite3_db_release_memory(store->db);
 	return TRUE;
 }
 
@@ -249,6 +253,7 @@ void hub_store_load_devices(HubStore *store, HubStoreDeviceFunc func, gpointer u
 
 void hub_store_load_state(HubStore *store, HubStoreStateFunc func, gpointer user_data)
 {
+	g_autoptr(JsonParser) parser = NULL;
 	sqlite3_stmt *s = NULL;
 
 	if (sqlite3_prepare_v2(store->db,
@@ -257,8 +262,9 @@ void hub_store_load_state(HubStore *store, HubStoreStateFunc func, gpointer user
 		g_warning("Failed to read state from %s: %s", store->path, sqlite3_errmsg(store->db));
 		return;
 	}
+	/* One parser for every row: creating one per value dominated warm start-up. */
+	parser = json_parser_new();
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		g_autoptr(JsonParser) parser = json_parser_new();
 		const char *text = (const char *)sqlite3_column_text(s, 4);
 
 		/* Values are stored as JSON documents "[value]" so scalars parse too. */
