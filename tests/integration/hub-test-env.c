@@ -43,6 +43,28 @@ static const char *srcdir(void)
 	return dir ? dir : ".";
 }
 
+/* Everything hubd reads lives in the test's directory, readable by any user
+ * (the policy tests run hubd as nobody; a clone may sit in a 0700 directory). */
+static void copy_capabilities(const char *to_dir)
+{
+	g_autofree char *from_dir = g_build_filename(srcdir(), "data", "capabilities", NULL);
+	g_autoptr(GDir) dir = g_dir_open(from_dir, 0, NULL);
+	const char *name;
+
+	g_assert_nonnull(dir);
+	g_assert_cmpint(g_mkdir(to_dir, 0755), ==, 0);
+	while ((name = g_dir_read_name(dir))) {
+		g_autofree char *from = g_build_filename(from_dir, name, NULL);
+		g_autofree char *to = g_build_filename(to_dir, name, NULL);
+		g_autofree char *text = NULL;
+		gsize len = 0;
+
+		g_assert_true(g_file_get_contents(from, &text, &len, NULL));
+		g_assert_true(g_file_set_contents(to, text, (gssize)len, NULL));
+		g_assert_cmpint(g_chmod(to, 0644), ==, 0);
+	}
+}
+
 static void child_setup(gpointer user_data)
 {
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -106,7 +128,8 @@ static HubTestEnv *env_new(const char *policy_dir)
 	env->plugin_dir = hub_test_env_path(env, "plugins");
 	env->log_path = hub_test_env_path(env, "hubd.log");
 	env->config_path = hub_test_env_path(env, "hubd.conf");
-	env->capability_dir = g_build_filename(srcdir(), "data", "capabilities", NULL);
+	env->capability_dir = hub_test_env_path(env, "capabilities");
+	copy_capabilities(env->capability_dir);
 	g_assert_cmpint(g_mkdir(env->plugin_dir, 0755), ==, 0);
 	hub_test_env_install_plugin(env, "plugins/virtual/.libs/virtual.so", "virtual.so", 0755);
 
