@@ -84,18 +84,16 @@ static int get_health(sd_bus *bus, const char *path, const char *interface, cons
 		      sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
 	HubDevice *device = userdata;
-	g_autofree gpointer *keys = NULL;
-	guint n = 0;
-	int r;
+	int r = sd_bus_message_open_container(reply, 'a', "{sv}");
 
-	keys = g_hash_table_get_keys_as_array(device->health, &n);
-	r = sd_bus_message_open_container(reply, 'a', "{sv}");
-	for (guint i = 0; r >= 0 && i < n; i++) {
+	for (guint i = 0; r >= 0 && i < device->health->len; i++) {
+		HubHealthEntry *entry = &g_array_index(device->health, HubHealthEntry, i);
+
 		r = sd_bus_message_open_container(reply, 'e', "sv");
 		if (r >= 0)
-			r = sd_bus_message_append(reply, "s", keys[i]);
+			r = sd_bus_message_append(reply, "s", entry->key);
 		if (r >= 0)
-			r = hub_dbus_append_json_variant(reply, g_hash_table_lookup(device->health, keys[i]));
+			r = hub_dbus_append_state_variant(reply, &entry->value);
 		if (r >= 0)
 			r = sd_bus_message_close_container(reply);
 	}
@@ -136,7 +134,7 @@ static int get_state(sd_bus *bus, const char *path, const char *interface, const
 				HubPropertyState *state = g_ptr_array_index(cap->properties, p);
 				g_autofree char *key = NULL;
 
-				if (!state->value)
+				if (!hub_property_state_has_value(state))
 					continue;
 				key = g_strdup_printf("%s/%s/%s", ep->id, cap->def->id, state->def->name);
 				r = sd_bus_message_open_container(reply, 'e', "s(vx)");
@@ -145,7 +143,7 @@ static int get_state(sd_bus *bus, const char *path, const char *interface, const
 				if (r >= 0)
 					r = sd_bus_message_open_container(reply, 'r', "vx");
 				if (r >= 0)
-					r = hub_dbus_append_json_variant(reply, state->value);
+					r = hub_dbus_append_state_variant(reply, state);
 				if (r >= 0)
 					r = sd_bus_message_append(reply, "x", (int64_t)state->last_changed_ms);
 				if (r >= 0)
@@ -183,7 +181,7 @@ static int method_get_property(sd_bus_message *m, void *userdata, sd_bus_error *
 					 property);
 	r = sd_bus_message_new_method_return(m, &reply);
 	if (r >= 0)
-		r = hub_dbus_append_json_variant(reply, state->value);
+		r = hub_dbus_append_state_variant(reply, state);
 	if (r >= 0)
 		r = sd_bus_message_append(reply, "x", (int64_t)state->last_changed_ms);
 	return r < 0 ? r : sd_bus_send(NULL, reply, NULL);

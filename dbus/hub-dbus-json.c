@@ -78,6 +78,26 @@ int hub_dbus_append_json_variant(sd_bus_message *m, JsonNode *node)
 	return append_variant(m, node, 0);
 }
 
+int hub_dbus_append_state_variant(sd_bus_message *m, const HubPropertyState *state)
+{
+	switch (state->kind) {
+	case HUB_STATE_BOOL:
+		return sd_bus_message_append(m, "v", "b", (int)state->v.b);
+	case HUB_STATE_INT:
+		return sd_bus_message_append(m, "v", "x", (int64_t)state->v.i);
+	case HUB_STATE_DOUBLE:
+		return sd_bus_message_append(m, "v", "d", state->v.d);
+	case HUB_STATE_STRING:
+		return sd_bus_message_append(m, "v", "s", state->v.s);
+	case HUB_STATE_JSON:
+		return append_variant(m, state->v.node, 0);
+	case HUB_STATE_NONE:
+	case HUB_STATE_NULL:
+	default:
+		return append_variant(m, NULL, 0);
+	}
+}
+
 static int read_value(sd_bus_message *m, char type, const char *contents, JsonNode **out, guint depth);
 
 static int read_variant(sd_bus_message *m, JsonNode **out, guint depth)

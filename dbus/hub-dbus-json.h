@@ -9,8 +9,14 @@
 #include <json-glib/json-glib.h>
 #include <systemd/sd-bus.h>
 
+#include "hub-device.h"
+
 /* Appends @node as a variant ("v"). Negative errno on failure. */
 int hub_dbus_append_json_variant(sd_bus_message *m, JsonNode *node);
+
+/* Appends a property's current value as a variant without building a JsonNode
+ * for scalars (GetManagedObjects reads thousands). Never reported: null. */
+int hub_dbus_append_state_variant(sd_bus_message *m, const HubPropertyState *state);
 
 /* Reads one variant from @m into a new JsonNode. Negative errno for types
  * that have no JSON meaning (object paths, fds, ...). */

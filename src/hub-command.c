@@ -237,7 +237,7 @@ static void add_property(JsonObject *cap_obj, HubDevice *device, const char *end
 	HubPropertyState *state = cap ? hub_capability_find_property(cap, property) : NULL;
 	JsonArray *props = ensure_array(cap_obj, "properties");
 
-	if (!state || !state->value)
+	if (!state || !hub_property_state_has_value(state))
 		return;
 	for (guint i = 0; i < json_array_get_length(props); i++)
 		if (g_strcmp0(json_object_get_string_member(json_array_get_object_element(props, i), "name"),

@@ -5,13 +5,116 @@
 #include "hub-error.h"
 #include "hub-json.h"
 
+static void property_state_clear(HubPropertyState *state)
+{
+	if (state->kind == HUB_STATE_STRING)
+		g_free(state->v.s);
+	else if (state->kind == HUB_STATE_JSON)
+		json_node_unref(state->v.node);
+	state->kind = HUB_STATE_NONE;
+}
+
 static void property_state_free(gpointer data)
 {
 	HubPropertyState *state = data;
 
-	if (state->value)
-		json_node_unref(state->value);
+	property_state_clear(state);
 	g_free(state);
+}
+
+gboolean hub_property_state_has_value(const HubPropertyState *state)
+{
+	return state->kind != HUB_STATE_NONE;
+}
+
+JsonNode *hub_property_state_dup_value(const HubPropertyState *state)
+{
+	JsonNode *node;
+
+	switch (state->kind) {
+	case HUB_STATE_NONE:
+		return NULL;
+	case HUB_STATE_NULL:
+		return json_node_new(JSON_NODE_NULL);
+	case HUB_STATE_JSON:
+		return json_node_ref(state->v.node);
+	default:
+		break;
+	}
+	node = json_node_new(JSON_NODE_VALUE);
+	if (state->kind == HUB_STATE_BOOL)
+		json_node_set_boolean(node, state->v.b);
+	else if (state->kind == HUB_STATE_INT)
+		json_node_set_int(node, state->v.i);
+	else if (state->kind == HUB_STATE_DOUBLE)
+		json_node_set_double(node, state->v.d);
+	else
+		json_node_set_string(node, state->v.s);
+	return node;
+}
+
+gboolean hub_property_state_equals(const HubPropertyState *state, JsonNode *value)
+{
+	if (!value)
+		return state->kind == HUB_STATE_NONE;
+	switch (state->kind) {
+	case HUB_STATE_NONE:
+		return FALSE;
+	case HUB_STATE_NULL:
+		return JSON_NODE_HOLDS_NULL(value);
+	case HUB_STATE_JSON:
+		return json_node_equal(state->v.node, value);
+	default:
+		break;
+	}
+	if (!JSON_NODE_HOLDS_VALUE(value))
+		return FALSE;
+	switch (json_node_get_value_type(value)) {
+	case G_TYPE_BOOLEAN:
+		return state->kind == HUB_STATE_BOOL && state->v.b == json_node_get_boolean(value);
+	case G_TYPE_INT64:
+		return state->kind == HUB_STATE_INT && state->v.i == json_node_get_int(value);
+	case G_TYPE_DOUBLE:
+		return state->kind == HUB_STATE_DOUBLE && state->v.d == json_node_get_double(value);
+	case G_TYPE_STRING:
+		return state->kind == HUB_STATE_STRING && g_strcmp0(state->v.s, json_node_get_string(value)) == 0;
+	default:
+		return FALSE;
+	}
+}
+
+void hub_property_state_set_value(HubPropertyState *state, JsonNode *value)
+{
+	property_state_clear(state);
+	if (!value)
+		return;
+	if (JSON_NODE_HOLDS_NULL(value)) {
+		state->kind = HUB_STATE_NULL;
+		return;
+	}
+	if (!JSON_NODE_HOLDS_VALUE(value)) {
+		state->kind = HUB_STATE_JSON;
+		state->v.node = json_node_copy(value);
+		return;
+	}
+	switch (json_node_get_value_type(value)) {
+	case G_TYPE_BOOLEAN:
+		state->kind = HUB_STATE_BOOL;
+		state->v.b = json_node_get_boolean(value);
+		break;
+	case G_TYPE_INT64:
+		state->kind = HUB_STATE_INT;
+		state->v.i = json_node_get_int(value);
+		break;
+	case G_TYPE_DOUBLE:
+		state->kind = HUB_STATE_DOUBLE;
+		state->v.d = json_node_get_double(value);
+		break;
+	default:
+		state->kind = HUB_STATE_STRING;
+		state->v.s = g_strdup(json_node_get_string(value));
+		break;
+	}
 }
 
 static void capability_free(gpointer data)
@@ -32,13 +135,49 @@ static void endpoint_free(gpointer data)
 	g_free(ep);
 }
 
+static void health_entry_clear(gpointer data)
+{
+	HubHealthEntry *entry = data;
+
+	g_free(entry->key);
+	property_state_clear(&entry->value);
+}
+
+HubHealthEntry *hub_device_find_health(HubDevice *device, const char *key)
+{
+	for (guint i = 0; i < device->health->len; i++) {
+		HubHealthEntry *entry = &g_array_index(device->health, HubHealthEntry, i);
+
+		if (g_strcmp0(entry->key, key) == 0)
+			return entry;
+	}
+	return NULL;
+}
+
+gboolean hub_device_set_health(HubDevice *device, const char *key, JsonNode *value)
+{
+	HubHealthEntry *entry = hub_device_find_health(device, key);
+
+	if (!entry) {
+		HubHealthEntry fresh = { .key = g_strdup(key) };
+
+		g_array_append_val(device->health, fresh);
+		entry = &g_array_index(device->health, HubHealthEntry, device->health->len - 1);
+	} else if (hub_property_state_equals(&entry->value, value)) {
+		return FALSE;
+	}
+	hub_property_state_set_value(&entry->value, value);
+	return TRUE;
+}
+
 HubDevice *hub_device_new(const char *id, const char *protocol)
 {
 	HubDevice *device = g_new0(HubDevice, 1);
 
 	device->id = g_strdup(id);
 	device->protocol = g_strdup(protocol);
-	device->health = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_node_unref);
+	device->health = g_array_new(FALSE, TRUE, sizeof(HubHealthEntry));
+	g_array_set_clear_func(device->health, health_entry_clear);
 	device->endpoints = g_ptr_array_new_with_free_func(endpoint_free);
 	return device;
 }
@@ -54,7 +193,7 @@ void hub_device_free(HubDevice *device)
 	g_free(device->model);
 	g_free(device->serial);
 	g_free(device->firmware);
-	g_hash_table_unref(device->health);
+	g_array_unref(device->health);
 	g_ptr_array_unref(device->endpoints);
 	g_free(device);
 }
@@ -166,21 +305,25 @@ void hub_device_copy_state(HubDevice *device, HubDevice *old)
 				HubPropertyState *state = g_ptr_array_index(cap->properties, p);
 				HubPropertyState *old_state = hub_capability_find_property(old_cap, state->def->name);
 
-				if (!old_state || !old_state->value || state->value)
+				g_autoptr(JsonNode) old_value = NULL;
+
+				if (!old_state || !hub_property_state_has_value(old_state) ||
+				    hub_property_state_has_value(state))
 					continue;
-				state->value = json_node_ref(old_state->value);
+				old_value = hub_property_state_dup_value(old_state);
+				hub_property_state_set_value(state, old_value);
 				state->last_changed_ms = old_state->last_changed_ms;
 			}
 		}
 	}
-	{
-		GHashTableIter iter;
-		gpointer key, value;
+	for (guint i = 0; i < old->health->len; i++) {
+		HubHealthEntry *entry = &g_array_index(old->health, HubHealthEntry, i);
+		g_autoptr(JsonNode) value = NULL;
 
-		g_hash_table_iter_init(&iter, old->health);
-		while (g_hash_table_iter_next(&iter, &key, &value))
-			if (!g_hash_table_contains(device->health, key))
-				g_hash_table_insert(device->health, g_strdup(key), json_node_ref(value));
+		if (hub_device_find_health(device, entry->key))
+			continue;
+		value = hub_property_state_dup_value(&entry->value);
+		hub_device_set_health(device, entry->key, value);
 	}
 }
 
@@ -260,8 +403,9 @@ JsonNode *hub_property_state_to_json(const HubPropertyState *state)
 	JsonNode *node = json_node_new(JSON_NODE_OBJECT);
 
 	json_object_set_string_member(obj, "name", state->def->name);
-	json_object_set_member(value, "propertyValue",
-			       state->value ? json_node_copy(state->value) : json_node_new(JSON_NODE_NULL));
+	JsonNode *current = hub_property_state_dup_value(state);
+
+	json_object_set_member(value, "propertyValue", current ? current : json_node_new(JSON_NODE_NULL));
 	if (state->last_changed_ms > 0) {
 		g_autofree char *when = hub_time_format_ms(state->last_changed_ms);
 
@@ -307,7 +451,7 @@ JsonNode *hub_device_build_state_report(HubDevice *device, const char *endpoint_
 
 				if (property && g_strcmp0(state->def->name, property) != 0)
 					continue;
-				if (!state->value)
+				if (!hub_property_state_has_value(state))
 					continue;
 				json_array_add_element(props, hub_property_state_to_json(state));
 			}

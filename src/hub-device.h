@@ -13,11 +13,37 @@
 #include "hub-catalog.h"
 #include "hub-event-bus.h"
 
+/* A property's value is kept compact: most are scalars, and a hub holds
+ * thousands. Arrays and objects keep their JsonNode. */
+typedef enum {
+	HUB_STATE_NONE,   /* never reported */
+	HUB_STATE_NULL,
+	HUB_STATE_BOOL,
+	HUB_STATE_INT,
+	HUB_STATE_DOUBLE,
+	HUB_STATE_STRING,
+	HUB_STATE_JSON,
+} HubStateKind;
+
 typedef struct {
 	const HubPropertyDef *def;
-	JsonNode *value;       /* NULL until first reported */
 	gint64 last_changed_ms;
+	HubStateKind kind;
+	union {
+		gboolean b;
+		gint64 i;
+		double d;
+		char *s;
+		JsonNode *node;
+	} v;
 } HubPropertyState;
+
+gboolean hub_property_state_has_value(const HubPropertyState *state);
+/* The value as a new JsonNode (json_node_unref it), or NULL when never reported. */
+JsonNode *hub_property_state_dup_value(const HubPropertyState *state);
+gboolean hub_property_state_equals(const HubPropertyState *state, JsonNode *value);
+/* Stores a copy of @value (borrowed). */
+void hub_property_state_set_value(HubPropertyState *state, JsonNode *value);
 
 typedef struct {
 	const HubCapabilityDef *def;
@@ -40,10 +66,20 @@ struct _HubDevice {
 	char *firmware;
 	gboolean online;
 	gboolean ready;        /* published */
-	GHashTable *health;    /* char* key -> JsonNode* */
+	GArray *health;        /* HubHealthEntry, a few per device */
 	GPtrArray *endpoints;  /* HubEndpoint* */
 	gpointer dbus_data;    /* owned by the D-Bus adapter */
 };
+
+/* A health figure ("battery", "rssi", ...): a scalar kept like a property value. */
+typedef struct {
+	char *key;
+	HubPropertyState value; /* value.def is NULL */
+} HubHealthEntry;
+
+HubHealthEntry *hub_device_find_health(HubDevice *device, const char *key);
+/* TRUE when the value changed. @value is borrowed. */
+gboolean hub_device_set_health(HubDevice *device, const char *key, JsonNode *value);
 
 HubDevice *hub_device_new(const char *id, const char *protocol);
 void hub_device_free(HubDevice *device); /* NULL-safe */

@@ -257,11 +257,9 @@ gboolean hub_registry_report_property(HubRegistry *registry, const char *protoco
 			    property);
 		return FALSE;
 	}
-	if (state->value && hub_json_equal(state->value, value))
+	if (hub_property_state_equals(state, value))
 		return TRUE;
-	if (state->value)
-		json_node_unref(state->value);
-	state->value = json_node_copy(value);
+	hub_property_state_set_value(state, value);
 	state->last_changed_ms = hub_now_ms();
 
 	event.device = device;
@@ -269,7 +267,7 @@ gboolean hub_registry_report_property(HubRegistry *registry, const char *protoco
 	event.endpoint_id = endpoint_id;
 	event.capability_id = cap->def->id;
 	event.name = state->def->name;
-	event.value = state->value;
+	event.value = value;
 	event.timestamp_ms = state->last_changed_ms;
 	hub_event_bus_emit(registry->bus, &event);
 	return TRUE;
@@ -323,7 +321,6 @@ gboolean hub_registry_report_health(HubRegistry *registry, const char *protocol,
 				    const char *key, JsonNode *value, GError **error)
 {
 	HubDevice *device = owned_device(registry, protocol, device_id, error);
-	JsonNode *old;
 	HubEvent event = { .type = HUB_EVENT_HEALTH_CHANGED };
 
 	if (!device)
@@ -333,14 +330,12 @@ gboolean hub_registry_report_health(HubRegistry *registry, const char *protocol,
 			    "health \"%s\" needs a valid key and a scalar value", key ? key : "(null)");
 		return FALSE;
 	}
-	old = g_hash_table_lookup(device->health, key);
-	if (old && hub_json_equal(old, value))
+	if (!hub_device_set_health(device, key, value))
 		return TRUE;
-	g_hash_table_replace(device->health, g_strdup(key), json_node_copy(value));
 	event.device = device;
 	event.device_id = device->id;
 	event.name = key;
-	event.value = g_hash_table_lookup(device->health, key);
+	event.value = value;
 	event.timestamp_ms = hub_now_ms();
 	hub_event_bus_emit(registry->bus, &event);
 	return TRUE;
@@ -405,8 +400,6 @@ void hub_registry_restore_property(HubRegistry *registry, const char *device_id,
 	/* Values that no longer validate (catalog changed) are dropped, not trusted. */
 	if (!state || !hub_capability_def_validate_report(cap->def, property, value, NULL))
 		return;
-	if (state->value)
-		json_node_unref(state->value);
-	state->value = json_node_copy(value);
+	hub_property_state_set_value(state, value);
 	state->last_changed_ms = last_changed_ms;
 }

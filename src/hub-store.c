@@ -49,7 +49,7 @@ static const char schema_sql[] =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
 	/* The state cache lives in memory already; a small page cache is enough. */
-	"PRAGMA cache_size=-256;"
+	"PRAGMA cache_size=-128;"
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS devices(id TEXT PRIMARY KEY, protocol TEXT NOT NULL, description TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS state(device_id TEXT NOT NULL, endpoint_id TEXT NOT NULL,"

@@ -623,22 +623,33 @@ hubctl_print_result_properties(JsonNode *result)
 	walk_result(result, "properties", print_property);
 }
 
+static gint
+compare_strings(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* "battery=87 rssi=-60"; "-" when empty. */
 char *
 hubctl_health_to_text(GVariant *health)
 {
 	GString *text = g_string_new(NULL);
+	g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(g_free);
 	GVariantIter iter;
 	const char *key;
 	GVariant *value;
 
+	/* Sorted by key, so the line reads the same whatever order the daemon keeps. */
 	if (health && g_variant_is_of_type(health, G_VARIANT_TYPE("a{sv}"))) {
 		g_variant_iter_init(&iter, health);
 		while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
 			g_autofree char *v = hubctl_variant_to_text(value);
 
-			g_string_append_printf(text, "%s%s=%s", text->len ? " " : "", key, v);
+			g_ptr_array_add(items, g_strdup_printf("%s=%s", key, v));
 		}
+		g_ptr_array_sort(items, compare_strings);
+		for (guint i = 0; i < items->len; i++)
+			g_string_append_printf(text, "%s%s", text->len ? " " : "", (char *)items->pdata[i]);
 	}
 	if (text->len == 0)
 		g_string_append(text, "-");
