@@ -8,7 +8,7 @@
 #include "hub-json.h"
 
 #define MAX_ACTIONS 64
-#define RESULTS_IN_MEMORY 256
+#define RESULTS_IN_MEMORY 64
 #define RESULTS_IN_STORE 10000
 
 typedef struct _Command Command;
