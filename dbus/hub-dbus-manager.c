@@ -25,20 +25,6 @@ static int get_abi_version(sd_bus *bus, const char *path, const char *interface,
 	return sd_bus_message_append(reply, "s", abi);
 }
 
-static const char *kind_name(guint32 kind)
-{
-	switch (kind) {
-	case HUB_PLUGIN_KIND_PROTOCOL:
-		return "protocol";
-	case HUB_PLUGIN_KIND_CERTSTORE:
-		return "certstore";
-	case HUB_PLUGIN_KIND_TRANSPORT:
-		return "transport";
-	default:
-		return "unknown";
-	}
-}
-
 static int get_plugins(sd_bus *bus, const char *path, const char *interface, const char *property,
 		       sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -50,7 +36,8 @@ static int get_plugins(sd_bus *bus, const char *path, const char *interface, con
 		HubPlugin *plugin = g_ptr_array_index(plugins, i);
 		g_autofree char *abi = g_strdup_printf("%u.%u", plugin->abi_major, plugin->abi_minor);
 
-		r = sd_bus_message_append(reply, "(sssssb)", plugin->name, kind_name(plugin->kind),
+		/* The loader refuses unknown kinds, so every loaded plugin has a name for its kind. */
+		r = sd_bus_message_append(reply, "(sssssb)", plugin->name, hub_plugin_kind_to_string(plugin->kind),
 					  plugin->desc->version ? plugin->desc->version : "", abi, plugin->path,
 					  (int)plugin->tainted);
 	}

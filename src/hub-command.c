@@ -515,18 +515,6 @@ static gboolean timeout_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-static gboolean trace_id_is_valid(const char *id)
-{
-	gsize len = id ? strlen(id) : 0;
-
-	if (len == 0 || len > 128)
-		return FALSE;
-	for (const char *p = id; *p; p++)
-		if (!g_ascii_isalnum(*p) && !strchr("._:-", *p))
-			return FALSE;
-	return TRUE;
-}
-
 static const char *get_string(JsonObject *obj, const char *member, const char *where, GError **error)
 {
 	JsonNode *node = json_object_get_member(obj, member);
@@ -712,7 +700,7 @@ char *hub_command_pipeline_submit(HubCommandPipeline *pipeline, JsonObject *requ
 		*duplicate = FALSE;
 	if (trace_node && !JSON_NODE_HOLDS_NULL(trace_node)) {
 		if (!JSON_NODE_HOLDS_VALUE(trace_node) || json_node_get_value_type(trace_node) != G_TYPE_STRING ||
-		    !trace_id_is_valid(json_node_get_string(trace_node))) {
+		    !hub_registry_id_is_valid(json_node_get_string(trace_node))) {
 			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
 				    "request: \"traceId\" must be 1-128 of A-Z a-z 0-9 . _ : -");
 			return NULL;

@@ -148,7 +148,7 @@ gboolean hub_plugin_abi_compatible(guint32 host_major, guint32 host_minor, guint
 	return TRUE;
 }
 
-static const char *kind_to_string(guint32 kind)
+const char *hub_plugin_kind_to_string(guint32 kind)
 {
 	switch (kind) {
 	case HUB_PLUGIN_KIND_PROTOCOL:
@@ -288,7 +288,7 @@ static LoadResult load_descriptor(HubPluginLoader *loader, const char *path, con
 		refuse(loader, path, name, HUB_ERROR_FAILED, g_strdup("descriptor too small"), error);
 		return LOAD_REFUSED;
 	}
-	if (!kind_to_string(desc->kind)) {
+	if (!hub_plugin_kind_to_string(desc->kind)) {
 		refuse(loader, path, name, HUB_ERROR_FAILED, g_strdup_printf("unknown plugin kind %u", desc->kind),
 		       error);
 		return LOAD_REFUSED;
@@ -342,7 +342,7 @@ static LoadResult load_descriptor(HubPluginLoader *loader, const char *path, con
 	plugin->initialised = TRUE;
 
 	g_message("Loaded plugin %s %s (%s, ABI %u.%u%s) from %s", plugin->name,
-		  desc->version ? desc->version : "(no version)", kind_to_string(plugin->kind), plugin->abi_major,
+		  desc->version ? desc->version : "(no version)", hub_plugin_kind_to_string(plugin->kind), plugin->abi_major,
 		  plugin->abi_minor, plugin->tainted ? ", tainted" : "", plugin->path);
 	g_ptr_array_add(loader->plugins, g_steal_pointer(&plugin));
 	return LOAD_ACCEPTED;

@@ -85,3 +85,6 @@ GPtrArray *hub_plugin_loader_get_plugins(HubPluginLoader *loader);
 /* Refusals (HubPluginRefusal*), in order. Owned by the loader. */
 GPtrArray *hub_plugin_loader_get_refusals(HubPluginLoader *loader);
 HubPlugin *hub_plugin_loader_find(HubPluginLoader *loader, const char *name);
+
+/* "protocol", "certstore", "transport", or NULL for an unknown kind. */
+const char *hub_plugin_kind_to_string(guint32 kind);
