@@ -754,6 +754,33 @@ char *hub_command_pipeline_submit(HubCommandPipeline *pipeline, JsonObject *requ
 
 /* ---- waiting and queries ---- */
 
+gboolean hub_command_pipeline_is_reading(HubCommandPipeline *pipeline, const char *device_id,
+					 const char *endpoint_id, const char *capability_id, const char *property)
+{
+	GHashTableIter iter;
+	gpointer value;
+
+	g_hash_table_iter_init(&iter, pipeline->running);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		Command *command = value;
+
+		if (g_strcmp0(command->device_id, device_id) != 0)
+			continue;
+		for (guint i = 0; i < command->actions->len; i++) {
+			Action *action = g_ptr_array_index(command->actions, i);
+
+			if (action->done || g_strcmp0(action->name, "ReadState") != 0 ||
+			    g_strcmp0(action->endpoint_id, endpoint_id) != 0 ||
+			    g_strcmp0(action->capability_id, capability_id) != 0)
+				continue;
+			for (guint p = 0; p < action->result_properties->len; p++)
+				if (g_strcmp0(g_ptr_array_index(action->result_properties, p), property) == 0)
+					return TRUE;
+		}
+	}
+	return FALSE;
+}
+
 static gboolean waiter_timeout_cb(gpointer user_data)
 {
 	Waiter *waiter = user_data;

@@ -237,7 +237,7 @@ gboolean hub_registry_remove_device(HubRegistry *registry, const char *protocol,
 
 gboolean hub_registry_report_property(HubRegistry *registry, const char *protocol, const char *device_id,
 				      const char *endpoint_id, const char *capability_id, const char *property,
-				      JsonNode *value, GError **error)
+				      JsonNode *value, gboolean solicited, GError **error)
 {
 	HubDevice *device = owned_device(registry, protocol, device_id, error);
 	HubCapability *cap;
@@ -255,6 +255,11 @@ gboolean hub_registry_report_property(HubRegistry *registry, const char *protoco
 	if (!state) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_NOT_FOUND, "capability %s has no property \"%s\"", cap->def->id,
 			    property);
+		return FALSE;
+	}
+	if (!state->def->reportable && !solicited) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_NOT_SUPPORTED,
+			    "property %s is not reportable: a device sends it only when it is read", property);
 		return FALSE;
 	}
 	if (hub_property_state_equals(state, value))

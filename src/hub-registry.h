@@ -52,10 +52,12 @@ gboolean hub_registry_remove_device(HubRegistry *registry, const char *protocol,
 				    GError **error);
 
 /* Validates @value (borrowed) against the catalog; stores it and stamps
- * lastChangedAt when it differs. */
+ * lastChangedAt when it differs. @solicited: the value answers a read of this
+ * property; a property that is not "reportable" is only accepted then
+ * (HUB_ERROR_NOT_SUPPORTED otherwise). */
 gboolean hub_registry_report_property(HubRegistry *registry, const char *protocol, const char *device_id,
 				      const char *endpoint_id, const char *capability_id, const char *property,
-				      JsonNode *value, GError **error);
+				      JsonNode *value, gboolean solicited, GError **error);
 /* @params: a JSON object node (borrowed), validated against the event's definition. */
 gboolean hub_registry_report_event(HubRegistry *registry, const char *protocol, const char *device_id,
 				   const char *endpoint_id, const char *capability_id, const char *event,

@@ -143,7 +143,9 @@ struct hub_host {
 
 	/* Reports the current value of a property. The host validates it against
 	 * the capability catalog (-EINVAL, logged, value not stored) and stamps
-	 * lastChangedAt when it differs from the stored one. */
+	 * lastChangedAt when it differs from the stored one. A property the
+	 * catalog marks not "reportable" is accepted only while a read of it
+	 * (read_properties) is in progress; otherwise -ENOTSUP. */
 	int (*report_property)(struct hub_plugin *plugin, const char *device_id, const char *endpoint_id,
 			       const char *capability_id, const char *property, const struct hub_value *value);
 	/* Reports an event defined by the capability. -ENOENT: unknown event. */

@@ -788,8 +788,20 @@ static void test_plugin_reports_violations(void)
 				  "report(unknown endpoint) returned -2", "report(foreign device) returned -2",
 				  "report(null value pointer) returned -22", "event(bad parameter) returned -22",
 				  "event(unknown) returned -2", "command_complete(unknown id) returned -2",
-				  "report(valid CurrentLevel) returned 0" };
+				  "report(valid CurrentLevel) returned 0",
+				  "report(unsolicited non-reportable) returned -95", "report(read Counter) returned 0" };
+	g_autofree char *extra = g_build_filename(g_getenv("HUB_TOP_SRCDIR") ? g_getenv("HUB_TOP_SRCDIR") : ".", "tests",
+						  "data", "capabilities-extra", "acme.Meter@1.0.json", NULL);
+	g_autofree char *extra_copy = g_build_filename(env->capability_dir, "acme.Meter@1.0.json", NULL);
+	g_autofree char *extra_text = NULL;
+	g_autoptr(GVariant) read = NULL;
+	g_autoptr(GVariant) counter = NULL;
+	g_autoptr(GError) error = NULL;
+	gint code = 0;
 
+	/* A capability with a property that is not reportable. */
+	g_assert_true(g_file_get_contents(extra, &extra_text, NULL, NULL));
+	g_assert_true(g_file_set_contents(extra_copy, extra_text, -1, NULL));
 	hub_test_env_install_plugin(env, "tests/plugins/.libs/mock-bad-reporter.so", "mock-bad-reporter.so", 0755);
 	hub_test_env_write_config(env, "plugins=bad-reporter", "");
 	hub_test_env_start_hubd(env);
@@ -798,6 +810,15 @@ static void test_plugin_reports_violations(void)
 	g_assert_cmpint(g_variant_get_int64(level), ==, 10);
 	on = get_value(env, "bad-1", "1", "matter.OnOff@1.4", "OnOff", NULL);
 	g_assert_true(g_variant_get_boolean(on));
+	/* Not reportable: refused unsolicited, accepted as the answer to ReadState. */
+	read = device_call(env, "bad-1", "InvokeAndWait",
+			   g_variant_new("(ssssu)", "1", "acme.Meter@1.0", "ReadState", "{\"propertiesToRead\": [\"Counter\"]}", 0),
+			   "(sis)", &error);
+	g_assert_no_error(error);
+	g_variant_get(read, "(&si&s)", NULL, &code, NULL);
+	g_assert_cmpint(code, ==, 200);
+	counter = get_value(env, "bad-1", "1", "acme.Meter@1.0", "Counter", NULL);
+	g_assert_cmpint(g_variant_get_int64(counter), ==, 7);
 	log = hub_test_env_read_log(env);
 	for (guint i = 0; i < G_N_ELEMENTS(refused); i++)
 		if (!strstr(log, refused[i]))

@@ -6,7 +6,9 @@
  * "bad-reporter <what> returned <errno>" so the integration test can check
  * that every violation was refused and nothing of it was stored.
  */
+#include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <hubd/hub-plugin.h>
 #include <hubd/hub-protocol.h>
@@ -34,6 +36,7 @@ static int bad_start(void *user_data)
 	TRY("capability_add", host->capability_add(self, "bad-1", "1", "matter.OnOff@1.4"));
 	TRY("capability_add", host->capability_add(self, "bad-1", "1", "matter.LevelControl@1.4"));
 	TRY("capability_add", host->capability_add(self, "bad-1", "1", "matter.BooleanState@1.4"));
+	TRY("capability_add", host->capability_add(self, "bad-1", "1", "acme.Meter@1.0"));
 	TRY("device_ready", host->device_ready(self, "bad-1"));
 
 	TRY("report(valid OnOff)", host->report_property(self, "bad-1", "1", "matter.OnOff@1.4", "OnOff", &on));
@@ -50,6 +53,8 @@ static int bad_start(void *user_data)
 	    host->report_event(self, "bad-1", "1", "matter.BooleanState@1.4", "StateChange", bad_event, 1));
 	TRY("event(unknown)", host->report_event(self, "bad-1", "1", "matter.BooleanState@1.4", "Exploded", NULL, 0));
 	TRY("command_complete(unknown id)", host->command_complete(self, 987654321, 200, NULL, 0, NULL, NULL));
+	TRY("report(unsolicited non-reportable)",
+	    host->report_property(self, "bad-1", "1", "acme.Meter@1.0", "Counter", &level));
 	TRY("report(valid CurrentLevel)",
 	    host->report_property(self, "bad-1", "1", "matter.LevelControl@1.4", "CurrentLevel", &level));
 	return 0;
@@ -59,10 +64,24 @@ static void bad_stop(void *user_data)
 {
 }
 
+/* Answers a read properly: the meter's Counter is sent only when asked. */
+static int bad_read(void *user_data, uint64_t command_id, const char *device_id, const char *endpoint_id,
+		    const char *capability_id, const char *const *names, size_t n_names)
+{
+	struct hub_value counter = hub_value_int(7);
+
+	for (size_t i = 0; i < n_names; i++)
+		if (strcmp(names[i], "Counter") == 0)
+			TRY("report(read Counter)",
+			    host->report_property(self, device_id, endpoint_id, capability_id, "Counter", &counter));
+	return host->command_complete(self, command_id, 200, NULL, 0, NULL, NULL) < 0 ? -EIO : 0;
+}
+
 static const struct hub_protocol_ops bad_ops = {
 	.struct_size = sizeof(struct hub_protocol_ops),
 	.start = bad_start,
 	.stop = bad_stop,
+	.read_properties = bad_read,
 };
 
 static int bad_init(const struct hub_host *h, struct hub_plugin *plugin, void **user_data)

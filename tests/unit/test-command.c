@@ -45,7 +45,7 @@ static int dispatch(HubDevice *device, guint64 command_id, const char *endpoint_
 
 		json_node_set_boolean(on, TRUE);
 		g_assert_true(hub_registry_report_property(f->registry, "test", device->id, endpoint_id, capability_id,
-							   "OnOff", on, NULL));
+							   "OnOff", on, FALSE, NULL));
 	}
 	if (f->auto_complete)
 		g_assert_true(hub_command_pipeline_complete(f->pipeline, command_id, 200, NULL, NULL, NULL, NULL));

@@ -124,7 +124,7 @@ static void test_reports_validated(Fixture *f, gconstpointer data)
 	add_light(f, "light-1");
 	g_ptr_array_set_size(f->events, 0);
 	g_assert_true(hub_registry_report_property(f->registry, "virtual", "light-1", "1", "matter.LevelControl@1.4",
-						   "CurrentLevel", good, NULL));
+						   "CurrentLevel", good, FALSE, NULL));
 	g_assert_cmpuint(f->events->len, ==, 1);
 	g_assert_cmpint(GPOINTER_TO_INT(f->events->pdata[0]), ==, HUB_EVENT_PROPERTY_CHANGED);
 	state = hub_capability_find_property(
@@ -135,23 +135,23 @@ static void test_reports_validated(Fixture *f, gconstpointer data)
 	g_assert_cmpint(ts, >, 0);
 
 	g_assert_false(hub_registry_report_property(f->registry, "virtual", "light-1", "1", "matter.LevelControl@1.4",
-						    "CurrentLevel", too_high, &e1));
+						    "CurrentLevel", too_high, FALSE, &e1));
 	g_assert_error(e1, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT);
 	g_assert_false(hub_registry_report_property(f->registry, "virtual", "light-1", "1", "matter.LevelControl@1.4",
-						    "CurrentLevel", wrong_type, &e2));
+						    "CurrentLevel", wrong_type, FALSE, &e2));
 	g_assert_error(e2, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT);
 	g_assert_false(hub_registry_report_property(f->registry, "virtual", "light-1", "1", "matter.LevelControl@1.4",
-						    "Brightness", good, &e3));
+						    "Brightness", good, FALSE, &e3));
 	g_assert_error(e3, HUB_ERROR, HUB_ERROR_NOT_FOUND);
 	g_assert_false(hub_registry_report_property(f->registry, "zigbee", "light-1", "1", "matter.LevelControl@1.4",
-						    "CurrentLevel", good, &e4));
+						    "CurrentLevel", good, FALSE, &e4));
 	g_assert_error(e4, HUB_ERROR, HUB_ERROR_NOT_FOUND);
 	/* Nothing invalid was stored; the same value again is no change. */
 	g_assert_cmpint(state->kind, ==, HUB_STATE_INT);
 	g_assert_cmpint(state->v.i, ==, 100);
 	g_usleep(2000);
 	g_assert_true(hub_registry_report_property(f->registry, "virtual", "light-1", "1", "matter.LevelControl@1.4",
-						   "CurrentLevel", good, NULL));
+						   "CurrentLevel", good, FALSE, NULL));
 	g_assert_cmpint(state->last_changed_ms, ==, ts);
 	g_assert_cmpuint(f->events->len, ==, 1);
 }
@@ -163,7 +163,7 @@ static void test_redescribe_keeps_state(Fixture *f, gconstpointer data)
 
 	add_light(f, "light-1");
 	g_assert_true(hub_registry_report_property(f->registry, "virtual", "light-1", "1", "matter.LevelControl@1.4",
-						   "CurrentLevel", level, NULL));
+						   "CurrentLevel", level, FALSE, NULL));
 	g_ptr_array_set_size(f->events, 0);
 	add_light(f, "light-1");
 	g_assert_cmpint(GPOINTER_TO_INT(f->events->pdata[0]), ==, HUB_EVENT_DEVICE_UPDATED);
@@ -227,7 +227,7 @@ static void test_reports_in_seed_shapes(Fixture *f, gconstpointer data)
 	add_light(f, "light-1");
 	json_node_set_boolean(on, TRUE);
 	g_assert_true(hub_registry_report_property(f->registry, "virtual", "light-1", "1", "matter.OnOff@1.4", "OnOff",
-						   on, NULL));
+						   on, FALSE, NULL));
 	caps = hub_device_build_capability_report(hub_registry_lookup(f->registry, "light-1"));
 	caps_text = hub_json_to_string(caps);
 	ep = json_array_get_object_element(json_object_get_array_member(json_node_get_object(caps), "endpoints"), 0);
@@ -254,6 +254,29 @@ static void test_reports_in_seed_shapes(Fixture *f, gconstpointer data)
 					   0, 0));
 }
 
+static void test_not_reportable_only_when_read(Fixture *f, gconstpointer data)
+{
+	g_autofree char *extra = g_build_filename(g_getenv("HUB_TOP_SRCDIR") ? g_getenv("HUB_TOP_SRCDIR") : ".", "tests",
+						  "data", "capabilities-extra", "acme.Meter@1.0.json", NULL);
+	g_autoptr(JsonNode) count = int_node(7);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(hub_catalog_load_file(f->catalog, extra, &error));
+	g_assert_nonnull(hub_registry_begin_device(f->registry, "virtual", "meter-1", NULL));
+	g_assert_true(hub_registry_add_endpoint(f->registry, "virtual", "meter-1", "1", NULL, NULL));
+	g_assert_true(hub_registry_add_capability(f->registry, "virtual", "meter-1", "1", "acme.Meter@1.0", NULL));
+	g_assert_true(hub_registry_device_ready(f->registry, "virtual", "meter-1", TRUE, NULL));
+	/* Reportable: fine any time. Not reportable: only as the answer to a read. */
+	g_assert_true(hub_registry_report_property(f->registry, "virtual", "meter-1", "1", "acme.Meter@1.0", "Reading",
+						   count, FALSE, NULL));
+	g_assert_false(hub_registry_report_property(f->registry, "virtual", "meter-1", "1", "acme.Meter@1.0", "Counter",
+						    count, FALSE, &error));
+	g_assert_error(error, HUB_ERROR, HUB_ERROR_NOT_SUPPORTED);
+	g_assert_nonnull(strstr(error->message, "not reportable"));
+	g_assert_true(hub_registry_report_property(f->registry, "virtual", "meter-1", "1", "acme.Meter@1.0", "Counter",
+						   count, TRUE, NULL));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -264,6 +287,7 @@ int main(int argc, char **argv)
 	ADD("redescribe-keeps-state", test_redescribe_keeps_state);
 	ADD("events-online-health-remove", test_events_online_health_remove);
 	ADD("reports-in-seed-shapes", test_reports_in_seed_shapes);
+	ADD("not-reportable-only-when-read", test_not_reportable_only_when_read);
 #undef ADD
 	return g_test_run();
 }
