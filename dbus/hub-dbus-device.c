@@ -243,13 +243,11 @@ static int method_set_property(sd_bus_message *m, void *userdata, sd_bus_error *
 	 * property wants one (documented in org.hubd.Hub1.Device.md). */
 	if (JSON_NODE_HOLDS_VALUE(value) && json_node_get_value_type(value) == G_TYPE_STRING &&
 	    !hub_capability_def_validate_write(cap->def, property, value, NULL)) {
-		g_autoptr(JsonParser) parser = json_parser_new();
+		g_autoptr(JsonNode) parsed = hub_json_parse(json_node_get_string(value), -1, NULL);
 
-		if (json_parser_load_from_data(parser, json_node_get_string(value), -1, NULL) &&
-		    json_parser_get_root(parser) &&
-		    hub_capability_def_validate_write(cap->def, property, json_parser_get_root(parser), NULL)) {
+		if (parsed && hub_capability_def_validate_write(cap->def, property, parsed, NULL)) {
 			json_node_unref(value);
-			value = json_node_copy(json_parser_get_root(parser));
+			value = g_steal_pointer(&parsed);
 		}
 	}
 	json_object_set_member(params, property, json_node_ref(value));

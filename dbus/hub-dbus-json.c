@@ -122,7 +122,10 @@ static int read_variant(sd_bus_message *m, JsonNode **out, guint depth)
 	r = read_value(m, type, contents, out, depth + 1);
 	if (r < 0)
 		return r;
-	return sd_bus_message_exit_container(m);
+	r = sd_bus_message_exit_container(m);
+	if (r < 0)
+		g_clear_pointer(out, json_node_unref);
+	return r;
 }
 
 static int read_value(sd_bus_message *m, char type, const char *contents, JsonNode **out, guint depth)

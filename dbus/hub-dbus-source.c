@@ -39,9 +39,12 @@ static gboolean source_prepare(GSource *source, gint *timeout)
 static gboolean source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
 {
 	HubDbusSource *s = (HubDbusSource *)source;
-	int r;
+	int r, n = 0;
 
-	while ((r = sd_bus_process(s->bus, NULL)) > 0)
+	/* Bounded, so a client that never stops sending cannot starve timers and
+	 * commands; sd-bus reports a zero timeout while messages wait, so the
+	 * next loop turn comes back here at once. */
+	while ((r = sd_bus_process(s->bus, NULL)) > 0 && ++n < 64)
 		;
 	if (r < 0) {
 		g_warning("D-Bus connection failed: %s", g_strerror(-r));

@@ -13,8 +13,10 @@
 int hub_dbus_error_from_gerror(sd_bus_error *error, const GError *gerror)
 {
 	const char *name = gerror->domain == HUB_ERROR ? hub_error_dbus_name(gerror->code) : "org.hubd.Hub1.Error.Failed";
+	/* Messages may quote caller input; an invalid UTF-8 reply could not be sent at all. */
+	g_autofree char *message = g_utf8_make_valid(gerror->message, -1);
 
-	return sd_bus_error_set(error, name, gerror->message);
+	return sd_bus_error_set(error, name, message);
 }
 
 char *hub_dbus_device_path(const char *device_id)
@@ -108,7 +110,7 @@ static void reply_done(const char *trace_id, gint response_code, JsonNode *resul
 			r = sd_bus_reply_method_return(pending->m, "is", response_code, text);
 	}
 	if (r < 0)
-		g_debug("Failed to reply with the result of %s: %s", trace_id, g_strerror(-r));
+		g_warning("Failed to reply with the result of %s: %s", trace_id, g_strerror(-r));
 	sd_bus_message_unref(pending->m);
 	g_free(pending);
 }

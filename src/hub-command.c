@@ -8,6 +8,7 @@
 #include "hub-json.h"
 
 #define MAX_ACTIONS 64
+#define MAX_RUNNING 1024u
 #define RESULTS_IN_MEMORY 64
 #define RESULTS_IN_STORE 10000
 
@@ -399,6 +400,9 @@ gboolean hub_command_pipeline_complete(HubCommandPipeline *pipeline, guint64 com
 			    "command %" G_GUINT64_FORMAT " is unknown or already finished (timed out?)", command_id);
 		return FALSE;
 	}
+	/* Before any branch below can copy it into a result. */
+	if (error_message && !g_utf8_validate(error_message, -1, NULL))
+		error_message = "(message was not valid UTF-8)";
 	if (response_code < 100 || response_code > 599) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "response code %d is outside 100-599",
 			    response_code);
@@ -413,8 +417,6 @@ gboolean hub_command_pipeline_complete(HubCommandPipeline *pipeline, guint64 com
 		complete_action(pipeline, action, response_code, params, "PLUGIN_ERROR", error_message);
 		return FALSE;
 	}
-	if (error_message && !g_utf8_validate(error_message, -1, NULL))
-		error_message = "(message was not valid UTF-8)";
 	complete_action(pipeline, action, response_code, params, error_code, error_message);
 	return TRUE;
 }
@@ -715,6 +717,11 @@ char *hub_command_pipeline_submit(HubCommandPipeline *pipeline, JsonObject *requ
 	} else {
 		trace_id = g_uuid_string_random();
 	}
+	if (g_hash_table_size(pipeline->running) >= MAX_RUNNING) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_BUSY, "%u commands are already in progress; try again later",
+			    MAX_RUNNING);
+		return NULL;
+	}
 
 	command = g_new0(Command, 1);
 	command->pipeline = pipeline;
@@ -754,7 +761,7 @@ char *hub_command_pipeline_submit(HubCommandPipeline *pipeline, JsonObject *requ
 
 /* ---- waiting and queries ---- */
 
-gboolean hub_command_pipeline_is_reading(HubCommandPipeline *pipeline, const char *device_id,
+gboolean hub_command_pipeline_expects_report(HubCommandPipeline *pipeline, const char *device_id,
 					 const char *endpoint_id, const char *capability_id, const char *property)
 {
 	GHashTableIter iter;
@@ -769,7 +776,8 @@ gboolean hub_command_pipeline_is_reading(HubCommandPipeline *pipeline, const cha
 		for (guint i = 0; i < command->actions->len; i++) {
 			Action *action = g_ptr_array_index(command->actions, i);
 
-			if (action->done || g_strcmp0(action->name, "ReadState") != 0 ||
+			/* ReadState asks for values; UpdateState expects the device to confirm them. */
+			if (action->done || !action->result_properties ||
 			    g_strcmp0(action->endpoint_id, endpoint_id) != 0 ||
 			    g_strcmp0(action->capability_id, capability_id) != 0)
 				continue;

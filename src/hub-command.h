@@ -64,9 +64,9 @@ gboolean hub_command_pipeline_complete(HubCommandPipeline *pipeline, guint64 com
 void hub_command_pipeline_wait(HubCommandPipeline *pipeline, const char *trace_id, guint timeout_ms,
 			       HubCommandDoneFunc done, gpointer user_data);
 
-/* TRUE while a running ReadState waits for @property of that device,
- * endpoint and capability: a value the plugin reports now answers it. */
-gboolean hub_command_pipeline_is_reading(HubCommandPipeline *pipeline, const char *device_id,
+/* TRUE while a running ReadState or UpdateState waits for @property of that
+ * device, endpoint and capability: a value the plugin reports now answers it. */
+gboolean hub_command_pipeline_expects_report(HubCommandPipeline *pipeline, const char *device_id,
 					 const char *endpoint_id, const char *capability_id, const char *property);
 
 /* The current document: the final result, or {"traceId","deviceId","status":"pending",...}.

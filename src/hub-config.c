@@ -24,6 +24,11 @@ static gboolean read_path(HubConfig *config, const char *key, char **out, GError
 	if (!config->keyfile || !g_key_file_has_key(config->keyfile, "hubd", key, NULL))
 		return TRUE;
 	value = g_key_file_get_string(config->keyfile, "hubd", key, NULL);
+	if (!value) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "%s: [hubd] %s cannot be read (bad escape?)",
+			    config->path, key);
+		return FALSE;
+	}
 	g_strstrip(value);
 	if (!*value) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "%s: [hubd] %s is empty", config->path, key);
@@ -75,9 +80,10 @@ HubConfig *hub_config_load(const char *path, GError **error)
 		g_autofree char *text = g_key_file_get_string(config->keyfile, "hubd", "command-timeout-ms", NULL);
 		guint64 value = 0;
 
-		if (!g_ascii_string_to_unsigned(g_strstrip(text), 10, 100, 600000, &value, NULL)) {
+		if (!text || !g_ascii_string_to_unsigned(g_strstrip(text), 10, 100, 600000, &value, NULL)) {
 			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
-				    "%s: [hubd] command-timeout-ms must be 100-600000, not \"%s\"", config->path, text);
+				    "%s: [hubd] command-timeout-ms must be 100-600000, not \"%s\"", config->path,
+				    text ? text : "(unreadable)");
 			return NULL;
 		}
 		config->command_timeout_ms = (guint)value;

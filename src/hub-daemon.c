@@ -92,6 +92,7 @@ HubDaemon *hub_daemon_new(HubConfig *config, GError **error)
 	daemon->commands = hub_command_pipeline_new(daemon->registry, daemon->bus, daemon->store,
 						    config->command_timeout_ms, hub_host_dispatch_command, daemon);
 	daemon->loader = hub_plugin_loader_new(HUB_PLUGIN_ABI_MAJOR, HUB_PLUGIN_ABI_MINOR, hub_host_table(), daemon);
+	hub_plugin_loader_set_prepare_func(daemon->loader, hub_host_prepare_plugin);
 	hub_plugin_loader_set_release_func(daemon->loader, hub_host_release_plugin);
 	daemon->discovery = hub_discovery_new(daemon->loader, daemon->bus);
 	return g_steal_pointer(&daemon);
@@ -104,7 +105,6 @@ gboolean hub_daemon_start(HubDaemon *daemon, GError **error)
 	if (!hub_plugin_loader_load_dir(daemon->loader, daemon->config->plugin_dir,
 					(const char *const *)daemon->config->plugins, error))
 		return FALSE;
-	hub_host_prepare_plugins(daemon);
 	plugins = hub_plugin_loader_get_plugins(daemon->loader);
 	for (guint i = 0; i < plugins->len; i++) {
 		HubPlugin *plugin = g_ptr_array_index(plugins, i);
@@ -124,16 +124,18 @@ gboolean hub_daemon_start(HubDaemon *daemon, GError **error)
 
 HubPlugin *hub_daemon_find_protocol(HubDaemon *daemon, const char *name)
 {
-	HubPlugin *plugin = name ? hub_plugin_loader_find(daemon->loader, name) : NULL;
+	HubPlugin *plugin = name && daemon->loader ? hub_plugin_loader_find(daemon->loader, name) : NULL;
 
 	return plugin && plugin->kind == HUB_PLUGIN_KIND_PROTOCOL ? plugin : NULL;
 }
 
-void hub_daemon_free(HubDaemon *daemon)
+void hub_daemon_stop(HubDaemon *daemon)
 {
-	if (!daemon)
+	if (daemon->stopped)
 		return;
-	hub_discovery_free(daemon->discovery);
+	daemon->stopped = TRUE;
+	if (daemon->discovery)
+		hub_discovery_stop(daemon->discovery);
 	if (daemon->loader && daemon->started) {
 		GPtrArray *plugins = hub_plugin_loader_get_plugins(daemon->loader);
 
@@ -146,12 +148,21 @@ void hub_daemon_free(HubDaemon *daemon)
 				ops->stop(plugin->user_data);
 		}
 	}
-	hub_command_pipeline_free(daemon->commands);
-	hub_plugin_loader_free(daemon->loader);
-	if (daemon->plugin_data) {
+	/* exit() may still complete commands or report: everything it reaches is alive. */
+	g_clear_pointer(&daemon->loader, hub_plugin_loader_free);
+	if (daemon->plugin_data)
 		hub_host_release_all(daemon);
+	g_clear_pointer(&daemon->commands, hub_command_pipeline_free);
+}
+
+void hub_daemon_free(HubDaemon *daemon)
+{
+	if (!daemon)
+		return;
+	hub_daemon_stop(daemon);
+	hub_discovery_free(daemon->discovery);
+	if (daemon->plugin_data)
 		g_ptr_array_unref(daemon->plugin_data);
-	}
 	hub_timer_queue_free(daemon->timers);
 	if (daemon->bus && daemon->store_subscription)
 		hub_event_bus_unsubscribe(daemon->bus, daemon->store_subscription);

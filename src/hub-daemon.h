@@ -31,6 +31,7 @@ typedef struct {
 	HubTimerQueue *timers;   /* every plugin timer, behind one GSource */
 	guint store_subscription;
 	gboolean started;
+	gboolean stopped;
 } HubDaemon;
 
 /* Takes @config. Creates the state directory (0700) if needed, loads the
@@ -39,7 +40,12 @@ HubDaemon *hub_daemon_new(HubConfig *config, GError **error);
 /* Loads plugins and starts the protocol plugins. Refused plugins are logged,
  * not fatal. */
 gboolean hub_daemon_start(HubDaemon *daemon, GError **error);
-/* Stops plugins, unloads them, flushes the store. NULL-safe. */
+/* Closes the discovery window, stops the plugins and calls their exit()
+ * (they may still call the host until it returns), then answers every
+ * running command and waiter. Call it while the D-Bus adapter still runs so
+ * those answers reach their callers. Idempotent. */
+void hub_daemon_stop(HubDaemon *daemon);
+/* Stops (if not yet), flushes the store and frees everything. NULL-safe. */
 void hub_daemon_free(HubDaemon *daemon);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubDaemon, hub_daemon_free)
 

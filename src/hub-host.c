@@ -104,9 +104,15 @@ static gboolean text_ok(const char *text)
 
 static void host_vlog(struct hub_plugin *plugin, int level, const char *fmt, va_list ap)
 {
-	g_autofree char *message = g_strdup_vprintf(fmt, ap);
+	g_autofree char *message = fmt ? g_strdup_vprintf(fmt, ap) : g_strdup("(no message)");
 	GLogLevelFlags flags;
 
+	if (!g_utf8_validate(message, -1, NULL)) {
+		char *valid = g_utf8_make_valid(message, -1);
+
+		g_free(message);
+		message = valid;
+	}
 	/* Plugin errors are warnings for us: never abort the daemon. */
 	if (level <= HUB_LOG_WARNING)
 		flags = G_LOG_LEVEL_WARNING;
@@ -150,10 +156,10 @@ static char *host_config_resolve_path(struct hub_plugin *plugin, const char *pat
 	HubDaemon *daemon = plugin->host_ctx;
 	g_autofree char *resolved = NULL;
 
-	if (!path || !*path)
+	if (!path || !*path || !text_ok(path))
 		return NULL;
 	resolved = hub_config_resolve_path(daemon->config, path);
-	return strdup(resolved);
+	return resolved ? strdup(resolved) : NULL;
 }
 
 static gboolean timer_cb(gpointer user_data)
@@ -254,8 +260,7 @@ static int host_invoke_main(struct hub_plugin *plugin, void (*fn)(void *), void 
 	PluginData *pd = plugin->host_data;
 	Invoke *invoke;
 
-	/* host_data exists once init() made any host call on the main thread;
-	 * a thread started later finds it set. */
+	/* Created before init() (hub_host_prepare_plugin), so never NULL for a loaded plugin. */
 	if (!fn || !pd)
 		return -EINVAL;
 	invoke = g_new0(Invoke, 1);
@@ -382,7 +387,7 @@ static int host_report_property(struct hub_plugin *plugin, const char *device_id
 		/* The catalog's full id: plugins may name a capability by its short id. */
 		const char *full_id = cap ? cap->def->id : capability_id;
 
-		solicited = hub_command_pipeline_is_reading(daemon->commands, device_id, endpoint_id, full_id, property);
+		solicited = hub_command_pipeline_expects_report(daemon->commands, device_id, endpoint_id, full_id, property);
 	}
 	if (!node || !hub_registry_report_property(daemon->registry, plugin->name, device_id, endpoint_id,
 						   capability_id, property, node, solicited, &error)) {
@@ -542,6 +547,8 @@ int hub_host_dispatch_command(HubDevice *device, guint64 command_id, const char 
 	HubDaemon *daemon = user_data;
 	HubPlugin *plugin = hub_daemon_find_protocol(daemon, device->protocol);
 	const struct hub_protocol_ops *ops = protocol_ops(plugin);
+	/* The plugin may remove or re-describe the device during the call. */
+	g_autofree char *device_id = g_strdup(device->id);
 	g_autoptr(GPtrArray) storage = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GArray) args = NULL;
 	GList *members;
@@ -557,7 +564,7 @@ int hub_host_dispatch_command(HubDevice *device, guint64 command_id, const char 
 			return -ENOTSUP;
 		for (guint i = 0; i < n; i++)
 			list[i] = json_array_get_string_element(names, i);
-		return ops->read_properties(plugin->user_data, command_id, device->id, endpoint_id, capability_id, list,
+		return ops->read_properties(plugin->user_data, command_id, device_id, endpoint_id, capability_id, list,
 					    n);
 	}
 	args = g_array_new(FALSE, TRUE, sizeof(struct hub_param));
@@ -575,12 +582,12 @@ int hub_host_dispatch_command(HubDevice *device, guint64 command_id, const char 
 	if (g_strcmp0(action, "UpdateState") == 0) {
 		if (!ops->write_properties)
 			return -ENOTSUP;
-		return ops->write_properties(plugin->user_data, command_id, device->id, endpoint_id, capability_id,
+		return ops->write_properties(plugin->user_data, command_id, device_id, endpoint_id, capability_id,
 					     (const struct hub_param *)(void *)args->data, args->len);
 	}
 	if (!ops->invoke)
 		return -ENOTSUP;
-	return ops->invoke(plugin->user_data, command_id, device->id, endpoint_id, capability_id, action,
+	return ops->invoke(plugin->user_data, command_id, device_id, endpoint_id, capability_id, action,
 			   (const struct hub_param *)(void *)args->data, args->len);
 }
 
@@ -667,12 +674,9 @@ void hub_host_release_plugin(HubPlugin *plugin)
 	cancel_invokes(pd);
 }
 
-void hub_host_prepare_plugins(HubDaemon *daemon)
+void hub_host_prepare_plugin(HubPlugin *plugin)
 {
-	GPtrArray *plugins = hub_plugin_loader_get_plugins(daemon->loader);
-
-	for (guint i = 0; i < plugins->len; i++)
-		plugin_data(g_ptr_array_index(plugins, i));
+	plugin_data(plugin);
 }
 
 void hub_host_release_all(HubDaemon *daemon)

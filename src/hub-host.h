@@ -25,9 +25,9 @@ char *hub_host_onboard(HubDaemon *daemon, const char *protocol, const char *disc
 /* Removes through the owning plugin (or directly when the plugin is gone). */
 gboolean hub_host_remove_device(HubDaemon *daemon, const char *device_id, GError **error);
 
-/* Creates host-side state for every loaded plugin (so plugin threads can
- * use invoke_main from the start); after loading, before start(). */
-void hub_host_prepare_plugins(HubDaemon *daemon);
+/* HubPluginPrepareFunc: creates the host-side state of a plugin before its
+ * init(), so a thread it starts there can use invoke_main at once. */
+void hub_host_prepare_plugin(HubPlugin *plugin);
 
 /* HubPluginReleaseFunc: cancels one plugin's timers, watches and queued calls. */
 void hub_host_release_plugin(HubPlugin *plugin);

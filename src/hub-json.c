@@ -52,8 +52,18 @@ JsonNode *hub_json_from_value(const struct hub_value *value, GError **error)
 			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "string without data");
 			return NULL;
 		}
+		/* Check the length before touching the bytes: it comes from a plugin. */
+		if (value->u.s.len > HUB_JSON_MAX_STRING) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "string longer than %d bytes",
+				    HUB_JSON_MAX_STRING);
+			return NULL;
+		}
+		if (value->u.s.len > 0 && memchr(value->u.s.ptr, '\0', value->u.s.len)) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "string contains a NUL byte");
+			return NULL;
+		}
 		copy = g_strndup(value->u.s.ptr ? value->u.s.ptr : "", value->u.s.len);
-		if (strlen(copy) != value->u.s.len || !g_utf8_validate(copy, -1, NULL)) {
+		if (!g_utf8_validate(copy, -1, NULL)) {
 			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "string is not valid UTF-8");
 			return NULL;
 		}
@@ -62,23 +72,22 @@ JsonNode *hub_json_from_value(const struct hub_value *value, GError **error)
 		return node;
 	}
 	case HUB_VALUE_JSON: {
-		g_autoptr(JsonParser) parser = json_parser_new();
-		g_autoptr(GError) local = NULL;
-		JsonNode *root;
+		g_autoptr(JsonNode) root = NULL;
 
-		if (!value->u.s.ptr ||
-		    !json_parser_load_from_data(parser, value->u.s.ptr, (gssize)value->u.s.len, &local)) {
-			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "invalid JSON value: %s",
-				    local ? local->message : "no data");
+		if (!value->u.s.ptr || value->u.s.len > HUB_JSON_MAX_TEXT) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "JSON value missing or longer than %d bytes",
+				    HUB_JSON_MAX_TEXT);
 			return NULL;
 		}
-		root = json_parser_get_root(parser);
-		if (!root || (!JSON_NODE_HOLDS_ARRAY(root) && !JSON_NODE_HOLDS_OBJECT(root))) {
+		root = hub_json_parse(value->u.s.ptr, (gssize)value->u.s.len, error);
+		if (!root)
+			return NULL;
+		if (!JSON_NODE_HOLDS_ARRAY(root) && !JSON_NODE_HOLDS_OBJECT(root)) {
 			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
 				    "a JSON value must be an array or an object");
 			return NULL;
 		}
-		return json_node_copy(root);
+		return g_steal_pointer(&root);
 	}
 	default:
 		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "unknown value type %u", value->type);
@@ -113,19 +122,105 @@ void hub_json_to_value(JsonNode *node, struct hub_value *value, char **storage)
 	*value = hub_value_json(*storage);
 }
 
-JsonObject *hub_json_parse_object(const char *text, GError **error)
+/* Deepest bracket nesting of @text, ignoring brackets inside strings. */
+static guint nesting_depth(const char *text, gsize len)
 {
-	g_autoptr(JsonParser) parser = json_parser_new();
+	guint depth = 0, deepest = 0;
+	gboolean in_string = FALSE;
+
+	for (gsize i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = FALSE;
+		} else if (c == '"') {
+			in_string = TRUE;
+		} else if (c == '[' || c == '{') {
+			deepest = MAX(deepest, ++depth);
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return deepest;
+}
+
+/* Every string and member name must be valid UTF-8; the depth is already bounded. */
+static gboolean strings_valid(JsonNode *node)
+{
+	if (JSON_NODE_HOLDS_OBJECT(node)) {
+		JsonObjectIter iter;
+		const char *name;
+		JsonNode *member;
+
+		json_object_iter_init(&iter, json_node_get_object(node));
+		while (json_object_iter_next(&iter, &name, &member))
+			if (!g_utf8_validate(name, -1, NULL) || !strings_valid(member))
+				return FALSE;
+		return TRUE;
+	}
+	if (JSON_NODE_HOLDS_ARRAY(node)) {
+		JsonArray *array = json_node_get_array(node);
+
+		for (guint i = 0; i < json_array_get_length(array); i++)
+			if (!strings_valid(json_array_get_element(array, i)))
+				return FALSE;
+		return TRUE;
+	}
+	if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING)
+		return g_utf8_validate(json_node_get_string(node), -1, NULL);
+	return TRUE;
+}
+
+JsonNode *hub_json_parse(const char *text, gssize len, GError **error)
+{
+	g_autoptr(JsonParser) parser = NULL;
 	g_autoptr(GError) local = NULL;
+	gsize size;
 	JsonNode *root;
 
-	if (!text || !json_parser_load_from_data(parser, text, -1, &local)) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "invalid JSON: %s",
-			    local ? local->message : "no text");
+	if (!text) {
+		g_set_error_literal(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "no JSON text");
+		return NULL;
+	}
+	size = len < 0 ? strlen(text) : (gsize)len;
+	if (size > HUB_JSON_MAX_TEXT) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "JSON text longer than %d bytes",
+			    HUB_JSON_MAX_TEXT);
+		return NULL;
+	}
+	if (nesting_depth(text, size) > HUB_JSON_MAX_DEPTH) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "JSON nested deeper than %d levels",
+			    HUB_JSON_MAX_DEPTH);
+		return NULL;
+	}
+	parser = json_parser_new();
+	if (!json_parser_load_from_data(parser, text, (gssize)size, &local)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "invalid JSON: %s", local->message);
 		return NULL;
 	}
 	root = json_parser_get_root(parser);
-	if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+	if (!root) {
+		g_set_error_literal(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "empty JSON text");
+		return NULL;
+	}
+	if (!strings_valid(root)) {
+		g_set_error_literal(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
+				    "JSON text holds a string that is not valid UTF-8 (a lone surrogate escape?)");
+		return NULL;
+	}
+	return json_node_copy(root);
+}
+
+JsonObject *hub_json_parse_object(const char *text, GError **error)
+{
+	g_autoptr(JsonNode) root = hub_json_parse(text, -1, error);
+
+	if (!root)
+		return NULL;
+	if (!JSON_NODE_HOLDS_OBJECT(root)) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "expected a JSON object");
 		return NULL;
 	}

@@ -21,7 +21,18 @@ JsonNode *hub_json_from_value(const struct hub_value *value, GError **error);
  * objects are serialised into *@storage (g_free it after the call). */
 void hub_json_to_value(JsonNode *node, struct hub_value *value, char **storage);
 
-/* Parses @text, which must hold a JSON object; HUB_ERROR_INVALID_ARGUMENT otherwise. */
+/* Limits on JSON from outside (D-Bus callers, plugins): json-glib parses
+ * recursively, so depth is checked before parsing. */
+#define HUB_JSON_MAX_TEXT (1024 * 1024)
+#define HUB_JSON_MAX_DEPTH 64
+#define HUB_JSON_MAX_STRING (64 * 1024)
+
+/* Parses @len bytes of @text (-1: NUL-terminated) from an untrusted source:
+ * size, nesting depth and UTF-8 of every string and member name are checked
+ * (json-glib turns "\ud800" into invalid UTF-8). HUB_ERROR_INVALID_ARGUMENT. */
+JsonNode *hub_json_parse(const char *text, gssize len, GError **error);
+
+/* As hub_json_parse(), and the document must be an object. */
 JsonObject *hub_json_parse_object(const char *text, GError **error);
 
 /* Compact text of @node. */

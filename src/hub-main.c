@@ -107,5 +107,8 @@ int main(int argc, char **argv)
 	g_source_remove(sigint);
 	sd_notify(0, "STOPPING=1");
 	g_message("hubd stopping");
+	/* Plugins and commands finish while the bus still carries their answers. */
+	hub_daemon_stop(daemon);
+	g_clear_pointer(&dbus, hub_dbus_free);
 	return 0;
 }

@@ -43,6 +43,7 @@ struct _HubPluginLoader {
 	GPtrArray *plugins;  /* HubPlugin*, load order */
 	GPtrArray *failed;   /* HubPlugin* whose init() failed; see load_descriptor() */
 	HubPluginReleaseFunc release;
+	HubPluginPrepareFunc prepare;
 	GPtrArray *refusals; /* HubPluginRefusal*, in order */
 	GPtrArray *modules;  /* HubPluginModule*, load order */
 };
@@ -99,6 +100,11 @@ HubPluginLoader *hub_plugin_loader_new(guint32 abi_major, guint32 abi_minor, con
 void hub_plugin_loader_set_release_func(HubPluginLoader *loader, HubPluginReleaseFunc release)
 {
 	loader->release = release;
+}
+
+void hub_plugin_loader_set_prepare_func(HubPluginLoader *loader, HubPluginPrepareFunc prepare)
+{
+	loader->prepare = prepare;
 }
 
 void hub_plugin_loader_free(HubPluginLoader *loader)
@@ -325,6 +331,8 @@ static LoadResult load_descriptor(HubPluginLoader *loader, const char *path, con
 	plugin->tainted = tainted;
 	plugin->host_ctx = loader->host_ctx;
 
+	if (loader->prepare)
+		loader->prepare(plugin);
 	if (desc->init) {
 		r = desc->init(loader->host, plugin, &plugin->user_data);
 		if (r < 0) {

@@ -58,6 +58,10 @@ HubPluginLoader *hub_plugin_loader_new(guint32 abi_major, guint32 abi_minor, con
  * host can cancel the timers, watches and queued calls the plugin left. */
 typedef void (*HubPluginReleaseFunc)(HubPlugin *plugin);
 void hub_plugin_loader_set_release_func(HubPluginLoader *loader, HubPluginReleaseFunc release);
+/* Called right before a plugin's init(), so the host's own state for it exists
+ * before the plugin can make any call (from any thread). */
+typedef void (*HubPluginPrepareFunc)(HubPlugin *plugin);
+void hub_plugin_loader_set_prepare_func(HubPluginLoader *loader, HubPluginPrepareFunc prepare);
 
 /* Calls exit() on every initialised plugin in reverse load order, then unloads. NULL-safe. */
 void hub_plugin_loader_free(HubPluginLoader *loader);

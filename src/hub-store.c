@@ -81,14 +81,18 @@ static void close_db(HubStore *store)
 	store->db = NULL;
 }
 
-/* Opens, checks and prepares; on failure leaves the store closed. */
-static gboolean try_open(HubStore *store, GError **error)
+/* Opens, checks and prepares; on failure leaves the store closed. Returns the
+ * SQLite result code so the caller can tell damage from other trouble. */
+static int try_open(HubStore *store, GError **error)
 {
 	sqlite3_stmt *check = NULL;
 	char *errmsg = NULL;
 	int rc;
 
 	rc = sqlite3_open_v2(store->path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	/* Before the first statement: another process holding a lock is waited for, not mistaken for damage. */
+	if (store->db)
+		sqlite3_busy_timeout(store->db, 2000);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(store->db, schema_sql, NULL, NULL, &errmsg);
 	if (rc == SQLITE_OK)
@@ -108,40 +112,54 @@ static gboolean try_open(HubStore *store, GError **error)
 			    errmsg ? errmsg : (store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc)));
 		sqlite3_free(errmsg);
 		close_db(store);
-		return FALSE;
+		return rc;
 	}
-	sqlite3_busy_timeout(store->db, 2000);
 	/* quick_check read every page; hand that memory back. */
 	sqlite3_db_release_memory(store->db);
-	return TRUE;
+	return SQLITE_OK;
+}
+
+/* Keeps the damaged file and its journal for inspection: committed data may still sit in the WAL. */
+static void move_aside(const char *path)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
+	const char *suffixes[] = { "", "-wal", "-shm" };
+
+	for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++) {
+		g_autofree char *from = g_strconcat(path, suffixes[i], NULL);
+		g_autofree char *to = g_strdup_printf("%s.corrupt-%s%s", path, stamp, suffixes[i]);
+
+		if (g_rename(from, to) < 0 && errno != ENOENT) {
+			g_warning("Failed to move %s aside: %s, deleting it", from, g_strerror(errno));
+			g_unlink(from);
+		}
+	}
 }
 
 HubStore *hub_store_open(const char *path, GError **error)
 {
 	g_autoptr(GError) local = NULL;
 	HubStore *store = g_new0(HubStore, 1);
+	int rc;
 
 	store->path = g_strdup(path);
-	if (try_open(store, &local))
+	rc = try_open(store, &local);
+	if (rc == SQLITE_OK)
 		return store;
-
-	{
-		g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-		g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
-		g_autofree char *aside = g_strdup_printf("%s.corrupt-%s", path, stamp);
-		g_autofree char *wal = g_strdup_printf("%s-wal", path);
-		g_autofree char *shm = g_strdup_printf("%s-shm", path);
-
-		g_warning("Database %s is unusable (%s); moving it to %s and starting with an empty one", path,
-			  local->message, aside);
-		if (g_rename(path, aside) < 0 && errno != ENOENT)
-			g_warning("Failed to move %s aside: %s, deleting it", path, g_strerror(errno));
-		g_unlink(path);
-		g_unlink(wal);
-		g_unlink(shm);
+	/* Only damage is repaired by starting afresh; a lock, a permission or a
+	 * full disk must not cost the hub its devices. */
+	if ((rc & 0xff) != SQLITE_CORRUPT && (rc & 0xff) != SQLITE_NOTADB) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cannot open database %s: %s", path, local->message);
+		g_free(store->path);
+		g_free(store);
+		return NULL;
 	}
+	g_warning("Database %s is unusable (%s); moving it aside as %s.corrupt-<time> and starting with an empty one",
+		  path, local->message, path);
+	move_aside(path);
 	g_clear_error(&local);
-	if (!try_open(store, &local)) {
+	if (try_open(store, &local) != SQLITE_OK) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cannot create database %s: %s", path, local->message);
 		g_free(store->path);
 		g_free(store);
@@ -156,21 +174,39 @@ gboolean hub_store_was_recreated(HubStore *store)
 	return store->recreated;
 }
 
-void hub_store_flush(HubStore *store)
+static gboolean commit_cb(gpointer user_data);
+
+/* TRUE when the pending writes are committed (or there were none). */
+static gboolean commit(HubStore *store)
 {
 	g_clear_handle_id(&store->commit_source, g_source_remove);
 	if (!store->in_transaction)
+		return TRUE;
+	if (sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK || sqlite3_get_autocommit(store->db)) {
+		store->in_transaction = FALSE;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+void hub_store_flush(HubStore *store)
+{
+	if (commit(store))
 		return;
-	store->in_transaction = FALSE;
-	if (sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		g_warning("Failed to commit to %s: %s", store->path, sqlite3_errmsg(store->db));
+	/* Still inside the transaction (e.g. the disk is busy): keep the writes and try again. */
+	g_warning("Failed to commit to %s: %s, retrying", store->path, sqlite3_errmsg(store->db));
+	store->commit_source = g_timeout_add(COMMIT_DELAY_MS * 10, commit_cb, store);
 }
 
 void hub_store_free(HubStore *store)
 {
 	if (!store)
 		return;
-	hub_store_flush(store);
+	if (!commit(store)) {
+		g_warning("Failed to commit the last writes to %s: %s; they are lost", store->path,
+			  sqlite3_errmsg(store->db));
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 	close_db(store);
 	g_free(store->path);
 	g_free(store);

@@ -67,10 +67,13 @@ static gboolean queue_dispatch(GSource *source, GSourceFunc callback, gpointer u
 		entry->iter = NULL;
 		again = entry->func(entry->user_data);
 		if (again && !entry->cancelled) {
-			entry->deadline += (gint64)entry->interval_ms * 1000;
+			/* At least 1 ms: a 0 ms repeating timer must not keep this loop busy forever. */
+			gint64 period = (gint64)MAX(entry->interval_ms, 1u) * 1000;
+
+			entry->deadline += period;
 			/* Late by more than a period: skip the missed beats, do not burst. */
 			if (entry->deadline <= now)
-				entry->deadline = now + (gint64)entry->interval_ms * 1000;
+				entry->deadline = now + period;
 			entry->iter = g_sequence_insert_sorted(queue->order, entry, compare_entries, NULL);
 		} else {
 			g_hash_table_remove(queue->entries, &entry->id);

@@ -142,10 +142,11 @@ struct hub_host {
 	int (*device_remove)(struct hub_plugin *plugin, const char *device_id);
 
 	/* Reports the current value of a property. The host validates it against
-	 * the capability catalog (-EINVAL, logged, value not stored) and stamps
-	 * lastChangedAt when it differs from the stored one. A property the
-	 * catalog marks not "reportable" is accepted only while a read of it
-	 * (read_properties) is in progress; otherwise -ENOTSUP. */
+	 * the capability catalog and stamps lastChangedAt when it differs from
+	 * the stored one. Errors (logged by the host, value not stored): -EINVAL
+	 * for a value that violates the schema, -ENOENT for an unknown device,
+	 * endpoint, capability or property, -ENOTSUP for a property the catalog
+	 * marks not "reportable" outside a read or write of it in progress. */
 	int (*report_property)(struct hub_plugin *plugin, const char *device_id, const char *endpoint_id,
 			       const char *capability_id, const char *property, const struct hub_value *value);
 	/* Reports an event defined by the capability. -ENOENT: unknown event. */

@@ -520,6 +520,20 @@ static void test_bad_calls(void)
 	r7 = hub_test_call(env, "/org/hubd/Hub1", "org.hubd.Hub1.Manager", "StartDiscovery", g_variant_new("(u)", 0),
 			   NULL, &e7);
 	assert_dbus_error(e7, "org.hubd.Hub1.Error.InvalidArgument");
+	/* Hostile documents: very deep nesting, a lone surrogate, 2 MB of text. */
+	{
+		g_autofree char *deep = g_strnfill(100000, '[');
+		g_autofree char *big = g_strnfill(2 * 1024 * 1024, ' ');
+		const char *hostile[] = { deep, "{\"deviceId\": \"\\ud800\", \"endpoints\": []}", big };
+
+		for (guint i = 0; i < G_N_ELEMENTS(hostile); i++) {
+			g_autoptr(GError) e = NULL;
+			g_autoptr(GVariant) r = hub_test_call(env, "/org/hubd/Hub1", "org.hubd.Hub1.Manager", "SendCommand",
+							      g_variant_new("(s)", hostile[i]), "(s)", &e);
+
+			assert_dbus_error(e, "org.hubd.Hub1.Error.InvalidArgument");
+		}
+	}
 	assert_still_serving(env);
 	hub_test_env_stop_hubd(env);
 }
@@ -776,6 +790,19 @@ static void test_bad_capability_file(void)
 	hub_test_env_stop_hubd(env);
 }
 
+typedef struct {
+	HubTestEnv *env;
+	const char *text;
+} LogWait;
+
+static gboolean log_has(gpointer data)
+{
+	LogWait *w = data;
+	g_autofree char *log = hub_test_env_read_log(w->env);
+
+	return strstr(log, w->text) != NULL;
+}
+
 static void test_plugin_reports_violations(void)
 {
 	g_autoptr(HubTestEnv) env = hub_test_env_new();
@@ -789,7 +816,10 @@ static void test_plugin_reports_violations(void)
 				  "report(null value pointer) returned -22", "event(bad parameter) returned -22",
 				  "event(unknown) returned -2", "command_complete(unknown id) returned -2",
 				  "report(valid CurrentLevel) returned 0",
-				  "report(unsolicited non-reportable) returned -95", "report(read Counter) returned 0" };
+				  "report(unsolicited non-reportable) returned -95", "report(read Counter) returned 0",
+				  "report_health(absurd length) returned -22", "timer_add(0 ms, repeating) returned 0",
+				  "zero timer fired 20 times", "device_remove(inside command) returned 0",
+				  "still reads bad-2 after removing it" };
 	g_autofree char *extra = g_build_filename(g_getenv("HUB_TOP_SRCDIR") ? g_getenv("HUB_TOP_SRCDIR") : ".", "tests",
 						  "data", "capabilities-extra", "acme.Meter@1.0.json", NULL);
 	g_autofree char *extra_copy = g_build_filename(env->capability_dir, "acme.Meter@1.0.json", NULL);
@@ -819,12 +849,51 @@ static void test_plugin_reports_violations(void)
 	g_assert_cmpint(code, ==, 200);
 	counter = get_value(env, "bad-1", "1", "acme.Meter@1.0", "Counter", NULL);
 	g_assert_cmpint(g_variant_get_int64(counter), ==, 7);
+	/* A device removed inside its own command: no crash, the command answered. */
+	{
+		g_autoptr(GVariant) r1 = device_call(env, "bad-2", "InvokeAndWait",
+						     g_variant_new("(ssssu)", "1", "matter.OnOff@1.4", "On", "{}", 0),
+						     "(sis)", &error);
+
+		g_assert_no_error(error);
+		g_variant_get(r1, "(&si&s)", NULL, &code, NULL);
+		g_assert_cmpint(code, ==, 200);
+	}
+	/* Garbage in a completion still answers the caller, in valid UTF-8. */
+	{
+		g_autoptr(GVariant) r2 = device_call(env, "bad-1", "InvokeAndWait",
+						     g_variant_new("(ssssu)", "1", "matter.OnOff@1.4", "Off", "{}", 0),
+						     "(sis)", &error);
+		const char *doc;
+
+		g_assert_no_error(error);
+		g_variant_get(r2, "(&si&s)", NULL, &code, &doc);
+		g_assert_cmpint(code, ==, 500);
+		g_assert_true(g_utf8_validate(doc, -1, NULL));
+	}
+	/* Parked until exit(), which completes it while the daemon stops. */
+	{
+		g_autoptr(GVariant) r3 = device_call(env, "bad-1", "Invoke",
+						     g_variant_new("(ssss)", "1", "matter.OnOff@1.4", "Toggle", "{}"),
+						     "(s)", &error);
+
+		g_assert_no_error(error);
+	}
+	/* The 0 ms repeating timer runs on its own schedule; the daemon kept serving meanwhile. */
+	{
+		LogWait w = { env, "zero timer fired 20 times" };
+
+		g_assert_true(hub_test_wait_until(log_has, &w, 5000));
+	}
 	log = hub_test_env_read_log(env);
 	for (guint i = 0; i < G_N_ELEMENTS(refused); i++)
 		if (!strstr(log, refused[i]))
 			g_error("expected \"%s\" in the log:\n%s", refused[i], log);
 	g_assert_nonnull(strstr(log, "value 999 is above the maximum 254"));
 	hub_test_env_stop_hubd(env);
+	g_free(log);
+	log = hub_test_env_read_log(env);
+	g_assert_nonnull(strstr(log, "command_complete(from exit) returned 0"));
 }
 
 /* Runs hubctl as user nobody (setpriv); returns its exit status. */

@@ -15,8 +15,18 @@
 
 static const struct hub_host *host;
 static struct hub_plugin *self;
+static unsigned zero_timer_fires;
+static uint64_t parked_command; /* a command left unanswered until exit() */
 
 #define TRY(what, call) host->log(self, HUB_LOG_NOTICE, "bad-reporter %s returned %d", what, (int)(call))
+
+/* A 0 ms repeating timer must not stall the daemon's main loop. */
+static int zero_timer(void *user_data)
+{
+	if (++zero_timer_fires == 20)
+		host->log(self, HUB_LOG_NOTICE, "bad-reporter zero timer fired 20 times");
+	return zero_timer_fires < 20;
+}
 
 static int bad_start(void *user_data)
 {
@@ -55,6 +65,18 @@ static int bad_start(void *user_data)
 	TRY("command_complete(unknown id)", host->command_complete(self, 987654321, 200, NULL, 0, NULL, NULL));
 	TRY("report(unsolicited non-reportable)",
 	    host->report_property(self, "bad-1", "1", "acme.Meter@1.0", "Counter", &level));
+	{
+		struct hub_value absurd = hub_value_string("x");
+		struct hub_device_info second = { .struct_size = sizeof(second), .id = "bad-2" };
+
+		absurd.u.s.len = SIZE_MAX;
+		TRY("report_health(absurd length)", host->report_health(self, "bad-1", "rssi", &absurd));
+		TRY("device_add(bad-2)", host->device_add(self, &second));
+		TRY("endpoint_add(bad-2)", host->endpoint_add(self, "bad-2", "1", "On/Off Plug-in Unit"));
+		TRY("capability_add(bad-2)", host->capability_add(self, "bad-2", "1", "matter.OnOff@1.4"));
+		TRY("device_ready(bad-2)", host->device_ready(self, "bad-2"));
+		TRY("timer_add(0 ms, repeating)", host->timer_add(self, 0, zero_timer, NULL) > 0 ? 0 : -1);
+	}
 	TRY("report(valid CurrentLevel)",
 	    host->report_property(self, "bad-1", "1", "matter.LevelControl@1.4", "CurrentLevel", &level));
 	return 0;
@@ -62,6 +84,27 @@ static int bad_start(void *user_data)
 
 static void bad_stop(void *user_data)
 {
+}
+
+static int bad_invoke(void *user_data, uint64_t command_id, const char *device_id, const char *endpoint_id,
+		      const char *capability_id, const char *action, const struct hub_param *params, size_t n_params)
+{
+	if (strcmp(action, "On") == 0 && strcmp(device_id, "bad-2") == 0) {
+		/* The device goes away inside its own command; device_id must stay readable. */
+		TRY("device_remove(inside command)", host->device_remove(self, device_id));
+		host->log(self, HUB_LOG_NOTICE, "bad-reporter still reads %s after removing it", device_id);
+		return host->command_complete(self, command_id, 200, NULL, 0, NULL, NULL) < 0 ? -EIO : 0;
+	}
+	if (strcmp(action, "Off") == 0) {
+		/* An error code outside the rules and a message that is not UTF-8. */
+		host->command_complete(self, command_id, 500, NULL, 0, "bad code!", "\xff\xfe broken");
+		return 0;
+	}
+	if (strcmp(action, "Toggle") == 0) {
+		parked_command = command_id;
+		return 0;
+	}
+	return -ENOTSUP;
 }
 
 /* Answers a read properly: the meter's Counter is sent only when asked. */
@@ -82,6 +125,7 @@ static const struct hub_protocol_ops bad_ops = {
 	.start = bad_start,
 	.stop = bad_stop,
 	.read_properties = bad_read,
+	.invoke = bad_invoke,
 };
 
 static int bad_init(const struct hub_host *h, struct hub_plugin *plugin, void **user_data)
@@ -94,6 +138,9 @@ static int bad_init(const struct hub_host *h, struct hub_plugin *plugin, void **
 
 static void bad_exit(void *user_data)
 {
+	/* Host calls are allowed until exit() returns. */
+	TRY("command_complete(from exit)", host->command_complete(self, parked_command, 200, NULL, 0, NULL, NULL));
+	TRY("device_discovered(from exit)", host->device_discovered(self, "late-1", "Late", "Light"));
 	host = NULL;
 	self = NULL;
 }

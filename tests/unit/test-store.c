@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "hub-json.h"
 #include "hub-store.h"
@@ -158,12 +159,41 @@ static void test_uncreatable_path_fails_cleanly(void)
 	g_autoptr(GError) error = NULL;
 	HubStore *store;
 
-	g_test_expect_message("hubd", G_LOG_LEVEL_WARNING, "*unusable*");
 	store = hub_store_open("/nonexistent-hubd-dir/sub/hubd.db", &error);
-	g_test_assert_expected_messages();
 	g_assert_null(store);
 	g_assert_nonnull(error);
 	g_assert_nonnull(strstr(error->message, "/nonexistent-hubd-dir/sub/hubd.db"));
+}
+
+static void test_locked_database_is_not_discarded(void)
+{
+	g_autofree char *dir = make_dir();
+	g_autofree char *path = g_build_filename(dir, "hubd.db", NULL);
+	g_autoptr(JsonNode) description = parse("{\"name\": \"Lamp\", \"endpoints\": []}");
+	g_autoptr(GError) error = NULL;
+	HubStore *store = hub_store_open(path, NULL);
+	sqlite3 *other = NULL;
+	guint devices = 0;
+
+	hub_store_put_device(store, "light-1", "virtual", description);
+	hub_store_free(store);
+	/* Another process holds the database: hubd must fail, not throw it away. */
+	g_assert_cmpint(sqlite3_open(path, &other), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(other, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;", NULL, NULL, NULL), ==,
+			SQLITE_OK);
+	store = hub_store_open(path, &error);
+	g_assert_null(store);
+	g_assert_nonnull(error);
+	g_assert_nonnull(strstr(error->message, "locked"));
+	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(other);
+	store = hub_store_open(path, NULL);
+	g_assert_nonnull(store);
+	g_assert_false(hub_store_was_recreated(store));
+	hub_store_load_devices(store, count_device, &devices);
+	g_assert_cmpuint(devices, ==, 1);
+	hub_store_free(store);
+	remove_dir(dir);
 }
 
 int main(int argc, char **argv)
@@ -173,5 +203,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/hub/store/trim-results", test_trim_results);
 	g_test_add_func("/hub/store/corrupt-file-recreated", test_corrupt_file_recreated);
 	g_test_add_func("/hub/store/uncreatable-path-fails-cleanly", test_uncreatable_path_fails_cleanly);
+	g_test_add_func("/hub/store/locked-database-is-not-discarded", test_locked_database_is_not_discarded);
 	return g_test_run();
 }
