@@ -591,6 +591,32 @@ int hub_host_dispatch_command(HubDevice *device, guint64 command_id, const char 
 			   (const struct hub_param *)(void *)args->data, args->len);
 }
 
+/* What a plugin's negative errno means to a D-Bus caller. */
+static HubError error_from_errno(int r)
+{
+	switch (-r) {
+	case ENOENT:
+	case ENODEV:
+		return HUB_ERROR_NOT_FOUND;
+	case EEXIST:
+		return HUB_ERROR_EXISTS;
+	case EINVAL:
+		return HUB_ERROR_INVALID_ARGUMENT;
+	case EBUSY:
+	case EAGAIN:
+		return HUB_ERROR_BUSY;
+	case ETIMEDOUT:
+		return HUB_ERROR_TIMEOUT;
+	case ENOTSUP:
+		return HUB_ERROR_NOT_SUPPORTED;
+	case EACCES:
+	case EPERM:
+		return HUB_ERROR_ACCESS_DENIED;
+	default:
+		return HUB_ERROR_FAILED;
+	}
+}
+
 char *hub_host_onboard(HubDaemon *daemon, const char *protocol, const char *discovered_id,
 		       const char *auth_material, GError **error)
 {
@@ -610,9 +636,8 @@ char *hub_host_onboard(HubDaemon *daemon, const char *protocol, const char *disc
 	r = ops->onboard(plugin->user_data, discovered_id, auth_material && *auth_material ? auth_material : NULL,
 			 device_id, sizeof(device_id));
 	if (r < 0) {
-		g_set_error(error, HUB_ERROR,
-			    r == -ENOENT ? HUB_ERROR_NOT_FOUND : r == -EEXIST ? HUB_ERROR_EXISTS : HUB_ERROR_FAILED,
-			    "plugin %s could not onboard \"%s\": %s", protocol, discovered_id, g_strerror(-r));
+		g_set_error(error, HUB_ERROR, error_from_errno(r), "plugin %s could not onboard \"%s\": %s", protocol,
+			    discovered_id, g_strerror(-r));
 		return NULL;
 	}
 	device_id[sizeof(device_id) - 1] = '\0';
@@ -640,8 +665,8 @@ gboolean hub_host_remove_device(HubDaemon *daemon, const char *device_id, GError
 	if (ops && ops->remove) {
 		r = ops->remove(plugin->user_data, device_id);
 		if (r < 0 && r != -ENOENT) {
-			g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "plugin %s could not remove %s: %s", plugin->name,
-				    device_id, g_strerror(-r));
+			g_set_error(error, HUB_ERROR, error_from_errno(r), "plugin %s could not remove %s: %s",
+				    plugin->name, device_id, g_strerror(-r));
 			return FALSE;
 		}
 	}
