@@ -21,7 +21,6 @@ struct _HubDbus {
 	guint subscription;
 	GHashTable *dirty;    /* device id -> GHashTable set of property names to announce */
 	guint flush_source;
-	gid_t hubd_gid;       /* (gid_t)-1 when the group does not exist */
 	gboolean name_owned;
 	gboolean count_dirty; /* Manager.DeviceCount to announce */
 	GHashTable *writers;  /* unique bus name -> GINT_TO_POINTER(allowed + 1) */

@@ -33,13 +33,21 @@ char *hub_dbus_device_path(const char *device_id)
 
 #define MAX_CACHED_WRITERS 256
 
+static gid_t lookup_hubd_gid(void)
+{
+	struct group *gr = getgrnam("hubd");
+
+	return gr ? gr->gr_gid : (gid_t)-1;
+}
+
+
 /* Asks the bus (a synchronous round trip) who the sender is. */
 static gboolean sender_may_write(HubDbus *dbus, sd_bus_message *m)
 {
 	__attribute__((cleanup(sd_bus_creds_unrefp))) sd_bus_creds *creds = NULL;
 	const gid_t *gids = NULL;
 	uid_t euid;
-	gid_t egid;
+	gid_t egid, hubd_gid;
 	int n, r;
 
 	r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
@@ -48,12 +56,15 @@ static gboolean sender_may_write(HubDbus *dbus, sd_bus_message *m)
 		return FALSE;
 	if (euid == 0 || euid == geteuid())
 		return TRUE;
-	if (dbus->hubd_gid != (gid_t)-1) {
-		if (sd_bus_creds_get_egid(creds, &egid) >= 0 && egid == dbus->hubd_gid)
+	/* Looked up only here: the NSS modules it loads cost an idle hub memory,
+	 * and a group created after start-up counts at once. */
+	hubd_gid = lookup_hubd_gid();
+	if (hubd_gid != (gid_t)-1) {
+		if (sd_bus_creds_get_egid(creds, &egid) >= 0 && egid == hubd_gid)
 			return TRUE;
 		n = sd_bus_creds_get_supplementary_gids(creds, &gids);
 		for (int i = 0; i < n; i++)
-			if (gids[i] == dbus->hubd_gid)
+			if (gids[i] == hubd_gid)
 				return TRUE;
 	}
 	return FALSE;
@@ -243,13 +254,6 @@ static void on_event(const HubEvent *event, gpointer user_data)
 
 /* ---- set-up ---- */
 
-static gid_t lookup_hubd_gid(void)
-{
-	struct group *gr = getgrnam("hubd");
-
-	return gr ? gr->gr_gid : (gid_t)-1;
-}
-
 HubDbus *hub_dbus_new(HubDaemon *daemon, gboolean session, GSourceFunc on_lost, gpointer on_lost_data,
 		      GError **error)
 {
@@ -257,7 +261,6 @@ HubDbus *hub_dbus_new(HubDaemon *daemon, gboolean session, GSourceFunc on_lost, 
 	int r;
 
 	dbus->daemon = daemon;
-	dbus->hubd_gid = lookup_hubd_gid();
 	dbus->dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
 	dbus->writers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	r = session ? sd_bus_open_user(&dbus->bus) : sd_bus_open_system(&dbus->bus);
