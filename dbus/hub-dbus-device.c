@@ -130,8 +130,8 @@ static int get_state(sd_bus *bus, const char *path, const char *interface, const
 		for (guint c = 0; r >= 0 && c < ep->capabilities->len; c++) {
 			HubCapability *cap = g_ptr_array_index(ep->capabilities, c);
 
-			for (guint p = 0; r >= 0 && p < cap->properties->len; p++) {
-				HubPropertyState *state = g_ptr_array_index(cap->properties, p);
+			for (guint p = 0; r >= 0 && p < cap->n_properties; p++) {
+				HubPropertyState *state = &cap->properties[p];
 				g_autofree char *key = NULL;
 
 				if (!hub_property_state_has_value(state))

@@ -14,13 +14,6 @@ static void property_state_clear(HubPropertyState *state)
 	state->kind = HUB_STATE_NONE;
 }
 
-static void property_state_free(gpointer data)
-{
-	HubPropertyState *state = data;
-
-	property_state_clear(state);
-	g_free(state);
-}
 
 gboolean hub_property_state_has_value(const HubPropertyState *state)
 {
@@ -121,7 +114,9 @@ static void capability_free(gpointer data)
 {
 	HubCapability *cap = data;
 
-	g_ptr_array_unref(cap->properties);
+	for (guint i = 0; i < cap->n_properties; i++)
+		property_state_clear(&cap->properties[i]);
+	g_free(cap->properties);
 	g_free(cap);
 }
 
@@ -245,21 +240,19 @@ HubCapability *hub_endpoint_add_capability(HubEndpoint *endpoint, const HubCapab
 		return cap;
 	cap = g_new0(HubCapability, 1);
 	cap->def = def;
-	cap->properties = g_ptr_array_new_full(def->properties->len, property_state_free);
-	for (guint i = 0; i < def->properties->len; i++) {
-		HubPropertyState *state = g_new0(HubPropertyState, 1);
-
-		state->def = g_ptr_array_index(def->properties, i);
-		g_ptr_array_add(cap->properties, state);
-	}
+	/* One block per capability: a hub holds thousands of property states. */
+	cap->n_properties = def->properties->len;
+	cap->properties = g_new0(HubPropertyState, cap->n_properties);
+	for (guint i = 0; i < cap->n_properties; i++)
+		cap->properties[i].def = g_ptr_array_index(def->properties, i);
 	g_ptr_array_add(endpoint->capabilities, cap);
 	return cap;
 }
 
 HubPropertyState *hub_capability_find_property(HubCapability *capability, const char *name)
 {
-	for (guint i = 0; i < capability->properties->len; i++) {
-		HubPropertyState *state = g_ptr_array_index(capability->properties, i);
+	for (guint i = 0; i < capability->n_properties; i++) {
+		HubPropertyState *state = &capability->properties[i];
 
 		if (g_strcmp0(state->def->name, name) == 0)
 			return state;
@@ -301,8 +294,8 @@ void hub_device_copy_state(HubDevice *device, HubDevice *old)
 
 			if (!old_cap)
 				continue;
-			for (guint p = 0; p < cap->properties->len; p++) {
-				HubPropertyState *state = g_ptr_array_index(cap->properties, p);
+			for (guint p = 0; p < cap->n_properties; p++) {
+				HubPropertyState *state = &cap->properties[p];
 				HubPropertyState *old_state = hub_capability_find_property(old_cap, state->def->name);
 
 				g_autoptr(JsonNode) old_value = NULL;
@@ -446,8 +439,8 @@ JsonNode *hub_device_build_state_report(HubDevice *device, const char *endpoint_
 			json_object_set_string_member(cap_obj, "id", cap->def->id);
 			json_object_set_string_member(cap_obj, "name", cap->def->name);
 			json_object_set_string_member(cap_obj, "version", cap->def->version);
-			for (guint p = 0; p < cap->properties->len; p++) {
-				HubPropertyState *state = g_ptr_array_index(cap->properties, p);
+			for (guint p = 0; p < cap->n_properties; p++) {
+				HubPropertyState *state = &cap->properties[p];
 
 				if (property && g_strcmp0(state->def->name, property) != 0)
 					continue;

@@ -47,7 +47,8 @@ void hub_property_state_set_value(HubPropertyState *state, JsonNode *value);
 
 typedef struct {
 	const HubCapabilityDef *def;
-	GPtrArray *properties; /* HubPropertyState*, in def->properties order */
+	guint n_properties;
+	HubPropertyState *properties; /* one block, in def->properties order */
 } HubCapability;
 
 typedef struct {
