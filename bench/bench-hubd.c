@@ -1230,6 +1230,10 @@ int main(int argc, char **argv)
 	print_rule();
 	print_row("3", "PSS, idle", kb_to_mb(hub_mem.kb[MEM_PSS]), kb_to_mb(bare_mem.kb[MEM_PSS]), "MB", "<= 6 MB",
 		  check(kb_to_mb(hub_mem.kb[MEM_PSS]), 6));
+	/* The issue sets 6 MB against a bare daemon of about 2 MB: 3x, judged in the same run. */
+	print_row("", "  PSS as a ratio to the bare daemon", kb_to_mb(hub_mem.kb[MEM_PSS]),
+		  kb_to_mb(bare_mem.kb[MEM_PSS]), "MB", "ratio <= 3.0",
+		  check(hub_mem.kb[MEM_PSS] / (double)MAX(bare_mem.kb[MEM_PSS], 1), 3.0));
 	print_row("", "  RSS, idle", kb_to_mb(hub_mem.kb[MEM_RSS]), kb_to_mb(bare_mem.kb[MEM_RSS]), "MB", NULL,
 		  TARGET_NONE);
 	print_row("", "  PSS anonymous (heap, stacks)", kb_to_mb(hub_mem.kb[MEM_PSS_ANON]),
