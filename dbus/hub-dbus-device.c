@@ -226,9 +226,9 @@ static int method_set_property(sd_bus_message *m, void *userdata, sd_bus_error *
 	HubCapability *cap;
 	int r;
 
-	r = hub_dbus_check_write(dbus, m, error);
-	if (r < 0)
-		return r;
+	r = hub_dbus_check_write(dbus, m, method_set_property, error);
+	if (r <= 0)
+		return r < 0 ? r : 1;
 	r = sd_bus_message_read(m, "sss", &endpoint, &capability, &property);
 	if (r < 0)
 		return r;
@@ -270,9 +270,6 @@ static int invoke(sd_bus_message *m, HubDevice *device, sd_bus_error *error, gbo
 	uint32_t timeout_ms = 0;
 	int r;
 
-	r = hub_dbus_check_write(dbus, m, error);
-	if (r < 0)
-		return r;
 	r = sd_bus_message_read(m, "ssss", &endpoint, &capability, &action, &params_json);
 	if (r >= 0 && wait)
 		r = sd_bus_message_read(m, "u", &timeout_ms);
@@ -295,12 +292,22 @@ static int invoke(sd_bus_message *m, HubDevice *device, sd_bus_error *error, gbo
 
 static int method_invoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	return invoke(m, userdata, error, FALSE);
+	HubDevice *device = userdata;
+	int r = hub_dbus_check_write(device->dbus_data, m, method_invoke, error);
+
+	if (r <= 0)
+		return r < 0 ? r : 1;
+	return invoke(m, device, error, FALSE);
 }
 
 static int method_invoke_and_wait(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	return invoke(m, userdata, error, TRUE);
+	HubDevice *device = userdata;
+	int r = hub_dbus_check_write(device->dbus_data, m, method_invoke_and_wait, error);
+
+	if (r <= 0)
+		return r < 0 ? r : 1;
+	return invoke(m, device, error, TRUE);
 }
 
 static int reply_json(sd_bus_message *m, JsonNode *node)

@@ -69,9 +69,9 @@ static int method_send_command(sd_bus_message *m, void *userdata, sd_bus_error *
 	const char *text;
 	int r;
 
-	r = hub_dbus_check_write(dbus, m, error);
-	if (r < 0)
-		return r;
+	r = hub_dbus_check_write(dbus, m, method_send_command, error);
+	if (r <= 0)
+		return r < 0 ? r : 1;
 	r = sd_bus_message_read(m, "s", &text);
 	if (r < 0)
 		return r;
@@ -125,9 +125,9 @@ static int method_start_discovery(sd_bus_message *m, void *userdata, sd_bus_erro
 	uint32_t seconds;
 	int r;
 
-	r = hub_dbus_check_write(dbus, m, error);
-	if (r < 0)
-		return r;
+	r = hub_dbus_check_write(dbus, m, method_start_discovery, error);
+	if (r <= 0)
+		return r < 0 ? r : 1;
 	r = sd_bus_message_read(m, "u", &seconds);
 	if (r < 0)
 		return r;
@@ -141,9 +141,9 @@ static int method_stop_discovery(sd_bus_message *m, void *userdata, sd_bus_error
 	HubDbus *dbus = userdata;
 	int r;
 
-	r = hub_dbus_check_write(dbus, m, error);
-	if (r < 0)
-		return r;
+	r = hub_dbus_check_write(dbus, m, method_stop_discovery, error);
+	if (r <= 0)
+		return r < 0 ? r : 1;
 	hub_discovery_stop(dbus->daemon->discovery);
 	return sd_bus_reply_method_return(m, "");
 }
@@ -177,9 +177,9 @@ static int method_onboard(sd_bus_message *m, void *userdata, sd_bus_error *error
 	const char *protocol, *discovered_id, *auth;
 	int r;
 
-	r = hub_dbus_check_write(dbus, m, error);
-	if (r < 0)
-		return r;
+	r = hub_dbus_check_write(dbus, m, method_onboard, error);
+	if (r <= 0)
+		return r < 0 ? r : 1;
 	r = sd_bus_message_read(m, "sss", &protocol, &discovered_id, &auth);
 	if (r < 0)
 		return r;
@@ -197,9 +197,9 @@ static int method_remove_device(sd_bus_message *m, void *userdata, sd_bus_error 
 	const char *device_id;
 	int r;
 
-	r = hub_dbus_check_write(dbus, m, error);
-	if (r < 0)
-		return r;
+	r = hub_dbus_check_write(dbus, m, method_remove_device, error);
+	if (r <= 0)
+		return r < 0 ? r : 1;
 	r = sd_bus_message_read(m, "s", &device_id);
 	if (r < 0)
 		return r;

@@ -24,6 +24,7 @@ struct _HubDbus {
 	gboolean name_owned;
 	gboolean count_dirty; /* Manager.DeviceCount to announce */
 	GHashTable *writers;  /* unique bus name -> GINT_TO_POINTER(allowed + 1) */
+	GHashTable *pending_writes; /* PendingWrite* set: writes waiting for credentials */
 };
 
 extern const sd_bus_vtable hub_dbus_manager_vtable[];
@@ -40,8 +41,14 @@ char *hub_dbus_device_path(const char *device_id);
 /* Sets @error and returns a negative errno for a GError from the core. */
 int hub_dbus_error_from_gerror(sd_bus_error *error, const GError *gerror);
 
-/* Writes need root, the daemon's own user, or group hubd. 0 or -EACCES with @error set. */
-int hub_dbus_check_write(HubDbus *dbus, sd_bus_message *m, sd_bus_error *error);
+typedef int (*HubDbusHandler)(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+/* Writes need root, the daemon's own user, or group hubd. Returns 1 when the
+ * sender may write, a negative errno with @error set when it may not, or 0
+ * when the answer is being fetched from the bus: the method handler then
+ * returns 1 at once and @handler is called again with @m once it is known
+ * (the bus is never waited for on the main loop). */
+int hub_dbus_check_write(HubDbus *dbus, sd_bus_message *m, HubDbusHandler handler, sd_bus_error *error);
 
 /* Replies to @m (a ref it drops) once the command finishes: "is" for WaitCommand,
  * "sis" for InvokeAndWait, "is" for SetProperty. */

@@ -40,58 +40,150 @@ static gid_t lookup_hubd_gid(void)
 	return gr ? gr->gr_gid : (gid_t)-1;
 }
 
+/* A write waiting for the bus to say who sent it. */
+typedef struct {
+	HubDbus *dbus;
+	sd_bus_message *m;
+	HubDbusHandler handler;
+	sd_bus_slot *slot;
+} PendingWrite;
 
-/* Asks the bus (a synchronous round trip) who the sender is. */
-static gboolean sender_may_write(HubDbus *dbus, sd_bus_message *m)
+static void pending_write_free(gpointer data)
 {
-	__attribute__((cleanup(sd_bus_creds_unrefp))) sd_bus_creds *creds = NULL;
-	const gid_t *gids = NULL;
-	uid_t euid;
-	gid_t egid, hubd_gid;
-	int n, r;
+	PendingWrite *pending = data;
 
-	r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
-						 SD_BUS_CREDS_AUGMENT, &creds);
-	if (r < 0 || sd_bus_creds_get_euid(creds, &euid) < 0)
+	sd_bus_slot_unref(pending->slot);
+	sd_bus_message_unref(pending->m);
+	g_free(pending);
+}
+
+static void remember_writer(HubDbus *dbus, const char *sender, gboolean allowed)
+{
+	if (g_hash_table_size(dbus->writers) >= MAX_CACHED_WRITERS)
+		g_hash_table_remove_all(dbus->writers);
+	g_hash_table_insert(dbus->writers, g_strdup(sender), GINT_TO_POINTER(allowed + 1));
+}
+
+/* Reads GetConnectionCredentials' a{sv}: root, the daemon's own user, or group hubd. */
+static gboolean credentials_allow_write(sd_bus_message *reply)
+{
+	g_autoptr(GArray) gids = g_array_new(FALSE, FALSE, sizeof(guint32));
+	gboolean have_uid = FALSE;
+	guint32 uid = 0;
+	gid_t hubd_gid;
+	int r;
+
+	r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+	while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+		const char *key;
+
+		r = sd_bus_message_read(reply, "s", &key);
+		if (r >= 0 && g_strcmp0(key, "UnixUserID") == 0) {
+			r = sd_bus_message_read(reply, "v", "u", &uid);
+			have_uid = r >= 0;
+		} else if (r >= 0 && g_strcmp0(key, "UnixGroupIDs") == 0) {
+			const void *data;
+			size_t size;
+
+			r = sd_bus_message_enter_container(reply, 'v', "au");
+			if (r >= 0)
+				r = sd_bus_message_read_array(reply, 'u', &data, &size);
+			if (r >= 0)
+				g_array_append_vals(gids, data, size / sizeof(guint32));
+			if (r >= 0)
+				r = sd_bus_message_exit_container(reply);
+		} else if (r >= 0) {
+			r = sd_bus_message_skip(reply, "v");
+		}
+		if (r >= 0)
+			r = sd_bus_message_exit_container(reply);
+	}
+	if (r < 0 || !have_uid)
 		return FALSE;
-	if (euid == 0 || euid == geteuid())
+	if (uid == 0 || uid == geteuid())
 		return TRUE;
 	/* Looked up only here: the NSS modules it loads cost an idle hub memory,
 	 * and a group created after start-up counts at once. */
 	hubd_gid = lookup_hubd_gid();
-	if (hubd_gid != (gid_t)-1) {
-		if (sd_bus_creds_get_egid(creds, &egid) >= 0 && egid == hubd_gid)
+	for (guint i = 0; hubd_gid != (gid_t)-1 && i < gids->len; i++)
+		if (g_array_index(gids, guint32, i) == hubd_gid)
 			return TRUE;
-		n = sd_bus_creds_get_supplementary_gids(creds, &gids);
-		for (int i = 0; i < n; i++)
-			if (gids[i] == hubd_gid)
-				return TRUE;
-	}
 	return FALSE;
 }
 
-int hub_dbus_check_write(HubDbus *dbus, sd_bus_message *m, sd_bus_error *error)
+/* The object a parked call was for: the manager, or a device that may have gone meanwhile. */
+static void *resolve_userdata(HubDbus *dbus, sd_bus_message *m)
+{
+	void *found = NULL;
+
+	if (g_strcmp0(sd_bus_message_get_path(m), HUB_DBUS_ROOT) == 0)
+		return dbus;
+	if (hub_dbus_device_find(dbus->bus, sd_bus_message_get_path(m), NULL, dbus, &found, NULL) > 0)
+		return found;
+	return NULL;
+}
+
+static int credentials_cb(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+	PendingWrite *pending = userdata;
+	HubDbus *dbus = pending->dbus;
+	__attribute__((cleanup(sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
+	gboolean allowed = !sd_bus_message_is_method_error(reply, NULL) && credentials_allow_write(reply);
+	void *target;
+	int r;
+
+	remember_writer(dbus, sd_bus_message_get_sender(pending->m), allowed);
+	target = resolve_userdata(dbus, pending->m);
+	if (!target) {
+		r = sd_bus_error_setf(&error, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.",
+				      sd_bus_message_get_path(pending->m));
+	} else {
+		/* Run the method again from the start; the check now answers from the cache. */
+		sd_bus_message_rewind(pending->m, 1);
+		r = pending->handler(pending->m, target, &error);
+	}
+	if (r < 0 || sd_bus_error_is_set(&error)) {
+		if (!sd_bus_error_is_set(&error))
+			sd_bus_error_set_errno(&error, r);
+		r = sd_bus_reply_method_error(pending->m, &error);
+		if (r < 0)
+			g_warning("Failed to answer a parked call: %s", g_strerror(-r));
+	}
+	g_hash_table_remove(dbus->pending_writes, pending);
+	return 0;
+}
+
+int hub_dbus_check_write(HubDbus *dbus, sd_bus_message *m, HubDbusHandler handler, sd_bus_error *error)
 {
 	const char *sender = sd_bus_message_get_sender(m);
 	gpointer cached = sender ? g_hash_table_lookup(dbus->writers, sender) : NULL;
-	gboolean allowed;
+	PendingWrite *pending;
+	int r;
 
+	if (!sender)
+		return sd_bus_error_set(error, "org.hubd.Hub1.Error.AccessDenied", "cannot identify the caller");
 	/* A connection's credentials are fixed when it connects and unique names are
 	 * never reused on a bus, so one answer per sender stays true. */
 	if (cached) {
-		allowed = GPOINTER_TO_INT(cached) - 1;
-	} else {
-		allowed = sender_may_write(dbus, m);
-		if (sender) {
-			if (g_hash_table_size(dbus->writers) >= MAX_CACHED_WRITERS)
-				g_hash_table_remove_all(dbus->writers);
-			g_hash_table_insert(dbus->writers, g_strdup(sender), GINT_TO_POINTER(allowed + 1));
-		}
+		if (GPOINTER_TO_INT(cached) - 1)
+			return 1;
+		return sd_bus_error_set(error, "org.hubd.Hub1.Error.AccessDenied",
+					"changing the hub needs membership of group hubd");
 	}
-	if (allowed)
-		return 0;
-	return sd_bus_error_set(error, "org.hubd.Hub1.Error.AccessDenied",
-				"changing the hub needs membership of group hubd");
+	/* Ask the bus without blocking the main loop; the call resumes in credentials_cb. */
+	pending = g_new0(PendingWrite, 1);
+	pending->dbus = dbus;
+	pending->m = sd_bus_message_ref(m);
+	pending->handler = handler;
+	r = sd_bus_call_method_async(dbus->bus, &pending->slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+				     "org.freedesktop.DBus", "GetConnectionCredentials", credentials_cb, pending, "s",
+				     sender);
+	if (r < 0) {
+		pending_write_free(pending);
+		return sd_bus_error_set_errnof(error, -r, "cannot ask the bus who the caller is: %s", g_strerror(-r));
+	}
+	g_hash_table_add(dbus->pending_writes, pending);
+	return 0;
 }
 
 /* ---- waiting for command results ---- */
@@ -263,6 +355,7 @@ HubDbus *hub_dbus_new(HubDaemon *daemon, gboolean session, GSourceFunc on_lost, 
 	dbus->daemon = daemon;
 	dbus->dirty = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
 	dbus->writers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	dbus->pending_writes = g_hash_table_new_full(NULL, NULL, pending_write_free, NULL);
 	r = session ? sd_bus_open_user(&dbus->bus) : sd_bus_open_system(&dbus->bus);
 	if (r < 0) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cannot connect to the %s bus: %s",
@@ -302,6 +395,8 @@ void hub_dbus_free(HubDbus *dbus)
 	g_clear_handle_id(&dbus->flush_source, g_source_remove);
 	if (dbus->subscription)
 		hub_event_bus_unsubscribe(dbus->daemon->bus, dbus->subscription);
+	/* Parked writes die with the connection; their slots must go before the bus. */
+	g_hash_table_unref(dbus->pending_writes);
 	if (dbus->name_owned)
 		sd_bus_release_name(dbus->bus, HUB_DBUS_NAME);
 	if (dbus->source) {
