@@ -73,11 +73,6 @@ static int append_variant(sd_bus_message *m, JsonNode *node, guint depth)
 	}
 }
 
-int hub_dbus_append_json_variant(sd_bus_message *m, JsonNode *node)
-{
-	return append_variant(m, node, 0);
-}
-
 int hub_dbus_append_state_variant(sd_bus_message *m, const HubPropertyState *state)
 {
 	switch (state->kind) {

@@ -11,9 +11,6 @@
 
 #include "hub-device.h"
 
-/* Appends @node as a variant ("v"). Negative errno on failure. */
-int hub_dbus_append_json_variant(sd_bus_message *m, JsonNode *node);
-
 /* Appends a property's current value as a variant without building a JsonNode
  * for scalars (GetManagedObjects reads thousands). Never reported: null. */
 int hub_dbus_append_state_variant(sd_bus_message *m, const HubPropertyState *state);

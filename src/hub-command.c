@@ -764,9 +764,17 @@ char *hub_command_pipeline_submit(HubCommandPipeline *pipeline, JsonObject *requ
 gboolean hub_command_pipeline_expects_report(HubCommandPipeline *pipeline, const char *device_id,
 					 const char *endpoint_id, const char *capability_id, const char *property)
 {
+	const HubCapabilityDef *def;
 	GHashTableIter iter;
 	gpointer value;
 
+	/* Most reports arrive with no command running: nothing to resolve then. */
+	if (g_hash_table_size(pipeline->running) == 0)
+		return FALSE;
+	/* Actions hold full ids; a plugin may name the capability by its short id. */
+	def = capability_id ? hub_catalog_lookup(hub_registry_get_catalog(pipeline->registry), capability_id) : NULL;
+	if (!def)
+		return FALSE;
 	g_hash_table_iter_init(&iter, pipeline->running);
 	while (g_hash_table_iter_next(&iter, NULL, &value)) {
 		Command *command = value;
@@ -779,7 +787,7 @@ gboolean hub_command_pipeline_expects_report(HubCommandPipeline *pipeline, const
 			/* ReadState asks for values; UpdateState expects the device to confirm them. */
 			if (action->done || !action->result_properties ||
 			    g_strcmp0(action->endpoint_id, endpoint_id) != 0 ||
-			    g_strcmp0(action->capability_id, capability_id) != 0)
+			    g_strcmp0(action->capability_id, def->id) != 0)
 				continue;
 			for (guint p = 0; p < action->result_properties->len; p++)
 				if (g_strcmp0(g_ptr_array_index(action->result_properties, p), property) == 0)

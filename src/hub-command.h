@@ -65,7 +65,8 @@ void hub_command_pipeline_wait(HubCommandPipeline *pipeline, const char *trace_i
 			       HubCommandDoneFunc done, gpointer user_data);
 
 /* TRUE while a running ReadState or UpdateState waits for @property of that
- * device, endpoint and capability: a value the plugin reports now answers it. */
+ * device, endpoint and capability (full or short id): a value the plugin
+ * reports now answers it. */
 gboolean hub_command_pipeline_expects_report(HubCommandPipeline *pipeline, const char *device_id,
 					 const char *endpoint_id, const char *capability_id, const char *property);
 

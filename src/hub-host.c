@@ -381,14 +381,9 @@ static int host_report_property(struct hub_plugin *plugin, const char *device_id
 	if (!value)
 		return -EINVAL;
 	node = hub_json_from_value(value, &error);
-	if (node) {
-		HubDevice *device = hub_registry_lookup(daemon->registry, device_id);
-		HubCapability *cap = device ? hub_device_lookup_capability(device, endpoint_id, capability_id, NULL) : NULL;
-		/* The catalog's full id: plugins may name a capability by its short id. */
-		const char *full_id = cap ? cap->def->id : capability_id;
-
-		solicited = hub_command_pipeline_expects_report(daemon->commands, device_id, endpoint_id, full_id, property);
-	}
+	if (node)
+		solicited = hub_command_pipeline_expects_report(daemon->commands, device_id, endpoint_id, capability_id,
+								property);
 	if (!node || !hub_registry_report_property(daemon->registry, plugin->name, device_id, endpoint_id,
 						   capability_id, property, node, solicited, &error)) {
 		g_log(plugin->log_domain, G_LOG_LEVEL_WARNING, "Invalid report of %s %s/%s/%s: %s, ignoring",

@@ -231,10 +231,3 @@ char *hub_json_to_string(JsonNode *node)
 {
 	return json_to_string(node, FALSE);
 }
-
-gboolean hub_json_equal(JsonNode *a, JsonNode *b)
-{
-	if (!a || !b)
-		return a == b;
-	return json_node_equal(a, b);
-}

@@ -37,6 +37,3 @@ JsonObject *hub_json_parse_object(const char *text, GError **error);
 
 /* Compact text of @node. */
 char *hub_json_to_string(JsonNode *node);
-
-/* Deep equality of two nodes (NULL equals only NULL). */
-gboolean hub_json_equal(JsonNode *a, JsonNode *b);

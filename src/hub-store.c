@@ -255,9 +255,9 @@ static void bind_text(sqlite3_stmt *s, int col, const char *text)
 	sqlite3_bind_text(s, col, text, -1, SQLITE_TRANSIENT);
 }
 
-static JsonNode *parse_column(sqlite3_stmt *s, int col)
+/* @parser is reused across rows: one per row dominated start-up with many devices. */
+static JsonNode *parse_column(JsonParser *parser, sqlite3_stmt *s, int col)
 {
-	g_autoptr(JsonParser) parser = json_parser_new();
 	const char *text = (const char *)sqlite3_column_text(s, col);
 
 	if (!text || !json_parser_load_from_data(parser, text, -1, NULL) || !json_parser_get_root(parser))
@@ -267,6 +267,7 @@ static JsonNode *parse_column(sqlite3_stmt *s, int col)
 
 void hub_store_load_devices(HubStore *store, HubStoreDeviceFunc func, gpointer user_data)
 {
+	g_autoptr(JsonParser) parser = NULL;
 	sqlite3_stmt *s = NULL;
 
 	if (sqlite3_prepare_v2(store->db, "SELECT id, protocol, description FROM devices ORDER BY id", -1, &s, NULL) !=
@@ -274,8 +275,9 @@ void hub_store_load_devices(HubStore *store, HubStoreDeviceFunc func, gpointer u
 		g_warning("Failed to read devices from %s: %s", store->path, sqlite3_errmsg(store->db));
 		return;
 	}
+	parser = json_parser_new();
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		g_autoptr(JsonNode) description = parse_column(s, 2);
+		g_autoptr(JsonNode) description = parse_column(parser, s, 2);
 
 		if (!description) {
 			g_warning("Stored device %s has an unreadable description, ignoring", sqlite3_column_text(s, 0));
@@ -384,9 +386,11 @@ JsonNode *hub_store_get_command_result(HubStore *store, const char *trace_id, gi
 
 	bind_text(s, 1, trace_id);
 	if (sqlite3_step(s) == SQLITE_ROW) {
+		g_autoptr(JsonParser) parser = json_parser_new();
+
 		if (response_code)
 			*response_code = sqlite3_column_int(s, 0);
-		result = parse_column(s, 1);
+		result = parse_column(parser, s, 1);
 	}
 	sqlite3_reset(s);
 	return result;
