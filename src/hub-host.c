@@ -19,6 +19,7 @@ typedef struct {
 	char *name;
 	GHashTable *timers;        /* gint64* id -> Timer* */
 	GHashTable *config_values; /* key -> value (kept until release) */
+	char *state_dir;           /* host->state_dir(), once created */
 	GMutex invoke_lock;
 	GHashTable *invokes;       /* guint source id -> NULL */
 } PluginData;
@@ -160,6 +161,23 @@ static char *host_config_resolve_path(struct hub_plugin *plugin, const char *pat
 		return NULL;
 	resolved = hub_config_resolve_path(daemon->config, path);
 	return resolved ? strdup(resolved) : NULL;
+}
+
+static const char *host_state_dir(struct hub_plugin *plugin)
+{
+	PluginData *pd = plugin_data(plugin);
+	g_autofree char *dir = NULL;
+
+	if (pd->state_dir)
+		return pd->state_dir;
+	dir = g_build_filename(pd->daemon->config->state_dir, "plugins", plugin->name, NULL);
+	if (g_mkdir_with_parents(dir, 0700) < 0) {
+		g_warning("Cannot create the state directory %s of plugin %s: %s", dir, plugin->name,
+			  g_strerror(errno));
+		return NULL;
+	}
+	pd->state_dir = g_steal_pointer(&dir);
+	return pd->state_dir;
 }
 
 static gboolean timer_cb(gpointer user_data)
@@ -522,6 +540,7 @@ static const struct hub_host host_table = {
 	.command_complete = host_command_complete,
 	.device_discovered = host_device_discovered,
 	.vlog = host_vlog,
+	.state_dir = host_state_dir,
 };
 
 const struct hub_host *hub_host_table(void)
@@ -710,6 +729,7 @@ void hub_host_release_all(HubDaemon *daemon)
 		g_hash_table_unref(pd->invokes);
 		g_mutex_clear(&pd->invoke_lock);
 		g_free(pd->name);
+		g_free(pd->state_dir);
 		g_free(pd);
 	}
 	g_ptr_array_set_size(daemon->plugin_data, 0);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <hubd/hub-certstore.h>
 #include <hubd/hub-protocol.h>
 
 #include "hub-error.h"
@@ -26,6 +27,11 @@
 #define PROTOCOL_OPS_MIN_SIZE                                  \
 	(offsetof(struct hub_protocol_ops, write_properties) + \
 	 sizeof(((struct hub_protocol_ops *)NULL)->write_properties))
+
+/* The ABI 1.0 certstore table ends with describe. */
+#define CERTSTORE_OPS_MIN_SIZE                           \
+	(offsetof(struct hub_certstore_ops, describe) + \
+	 sizeof(((struct hub_certstore_ops *)NULL)->describe))
 
 #define PLUGIN_NAME_MAX 32
 
@@ -314,6 +320,16 @@ static LoadResult load_descriptor(HubPluginLoader *loader, const char *path, con
 		if (!ops || ops->struct_size < PROTOCOL_OPS_MIN_SIZE) {
 			refuse(loader, path, name, HUB_ERROR_FAILED, g_strdup("protocol ops table missing or too small"),
 			       error);
+			return LOAD_REFUSED;
+		}
+	}
+	if (desc->kind == HUB_PLUGIN_KIND_CERTSTORE) {
+		const struct hub_certstore_ops *ops = desc->ops;
+
+		if (!ops || ops->struct_size < CERTSTORE_OPS_MIN_SIZE || !ops->capabilities || !ops->load ||
+		    !ops->generate_key || !ops->store_certificates || !ops->import_key || !ops->erase) {
+			refuse(loader, path, name, HUB_ERROR_FAILED,
+			       g_strdup("certstore ops table missing, too small or incomplete"), error);
 			return LOAD_REFUSED;
 		}
 	}

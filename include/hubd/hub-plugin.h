@@ -53,7 +53,7 @@ extern "C" {
 
 /* Plugin kinds (descriptor.kind). */
 #define HUB_PLUGIN_KIND_PROTOCOL  UINT32_C(1) /* ops: struct hub_protocol_ops */
-#define HUB_PLUGIN_KIND_CERTSTORE UINT32_C(2) /* ops: reserved for hub-certstore.h */
+#define HUB_PLUGIN_KIND_CERTSTORE UINT32_C(2) /* ops: struct hub_certstore_ops (hub-certstore.h) */
 #define HUB_PLUGIN_KIND_TRANSPORT UINT32_C(3) /* ops: reserved for hub-transport.h */
 
 /* Descriptor flags. */
@@ -177,6 +177,11 @@ struct hub_host {
 	/* As log(), with a va_list, for plugins that wrap logging in their own
 	 * variadic helpers. Any thread. */
 	void (*vlog)(struct hub_plugin *plugin, int level, const char *fmt, va_list ap) HUB_PRINTF(3, 0);
+
+	/* A directory private to the plugin (<state-dir>/plugins/<name>, mode
+	 * 0700, owned by the daemon's user), created on the first call. NULL
+	 * (logged) when it cannot be created. Valid until exit() returns. */
+	const char *(*state_dir)(struct hub_plugin *plugin);
 };
 
 /*
