@@ -13,6 +13,7 @@
 #define HUB_DBUS_DEVICES "/org/hubd/Hub1/devices"
 #define HUB_DBUS_MANAGER_IFACE "org.hubd.Hub1.Manager"
 #define HUB_DBUS_DEVICE_IFACE "org.hubd.Hub1.Device"
+#define HUB_DBUS_CERTIFICATES_IFACE "org.hubd.Hub1.Certificates"
 
 struct _HubDbus {
 	HubDaemon *daemon;
@@ -29,6 +30,7 @@ struct _HubDbus {
 
 extern const sd_bus_vtable hub_dbus_manager_vtable[];
 extern const sd_bus_vtable hub_dbus_device_vtable[];
+extern const sd_bus_vtable hub_dbus_certificates_vtable[];
 
 /* Fallback-vtable lookup and ObjectManager enumeration of device objects. */
 int hub_dbus_device_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,

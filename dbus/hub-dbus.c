@@ -367,6 +367,9 @@ HubDbus *hub_dbus_new(HubDaemon *daemon, gboolean session, GSourceFunc on_lost, 
 		r = sd_bus_add_object_vtable(dbus->bus, NULL, HUB_DBUS_ROOT, HUB_DBUS_MANAGER_IFACE,
 					     hub_dbus_manager_vtable, dbus);
 	if (r >= 0)
+		r = sd_bus_add_object_vtable(dbus->bus, NULL, HUB_DBUS_ROOT, HUB_DBUS_CERTIFICATES_IFACE,
+					     hub_dbus_certificates_vtable, dbus);
+	if (r >= 0)
 		r = sd_bus_add_fallback_vtable(dbus->bus, NULL, HUB_DBUS_DEVICES, HUB_DBUS_DEVICE_IFACE,
 					       hub_dbus_device_vtable, hub_dbus_device_find, dbus);
 	if (r >= 0)

@@ -1,12 +1,63 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include "hub-config.h"
 #include "hub-error.h"
 
 static const char *const known_keys[] = {
-	"plugin-dir", "capability-dir", "state-dir", "plugins", "command-timeout-ms", NULL,
+	"plugin-dir", "capability-dir", "state-dir", "plugins", "command-timeout-ms", "serial-number", NULL,
 };
+
+/* [certificates] keys, by HUB_CERT_ROLE_* (1..3); attestation is reserved. */
+static const char *const cert_role_keys[] = { NULL, "claim", "permanent", "root-ca" };
+
+/* The hub's serial number when the configuration gives none: the machine id
+ * is unique and stable per installation; the host name is the last resort. */
+static char *default_serial_number(void)
+{
+	g_autofree char *machine_id = NULL;
+
+	if (g_file_get_contents("/etc/machine-id", &machine_id, NULL, NULL)) {
+		g_strstrip(machine_id);
+		if (strlen(machine_id) >= 8 && strlen(machine_id) <= 64)
+			return g_steal_pointer(&machine_id);
+	}
+	return g_strndup(g_get_host_name(), 64);
+}
+
+static gboolean read_certificates(HubConfig *config, GError **error)
+{
+	g_auto(GStrv) keys = NULL;
+
+	for (guint role = 1; role < G_N_ELEMENTS(cert_role_keys); role++)
+		config->cert_stores[role] = g_strdup("file");
+	if (!config->keyfile || !g_key_file_has_group(config->keyfile, "certificates"))
+		return TRUE;
+	keys = g_key_file_get_keys(config->keyfile, "certificates", NULL, NULL);
+	for (guint i = 0; keys && keys[i]; i++) {
+		g_autofree char *value = g_key_file_get_string(config->keyfile, "certificates", keys[i], NULL);
+		guint role = 0;
+
+		for (guint r = 1; r < G_N_ELEMENTS(cert_role_keys); r++)
+			if (g_str_equal(keys[i], cert_role_keys[r]))
+				role = r;
+		if (!role) {
+			g_warning("%s: unknown key [certificates] %s (roles: claim, permanent, root-ca), ignoring",
+				  config->path, keys[i]);
+			continue;
+		}
+		if (!value || !*g_strstrip(value)) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
+				    "%s: [certificates] %s must name a certificate store", config->path, keys[i]);
+			return FALSE;
+		}
+		g_free(config->cert_stores[role]);
+		config->cert_stores[role] = g_steal_pointer(&value);
+	}
+	return TRUE;
+}
 
 char *hub_config_resolve_path(HubConfig *config, const char *path)
 {
@@ -39,6 +90,14 @@ static gboolean read_path(HubConfig *config, const char *key, char **out, GError
 	return TRUE;
 }
 
+/* Defaults that apply with or without a file. */
+static gboolean finish(HubConfig *config, GError **error)
+{
+	if (!config->serial_number)
+		config->serial_number = default_serial_number();
+	return read_certificates(config, error);
+}
+
 HubConfig *hub_config_load(const char *path, GError **error)
 {
 	g_autoptr(HubConfig) config = g_new0(HubConfig, 1);
@@ -50,6 +109,8 @@ HubConfig *hub_config_load(const char *path, GError **error)
 	config->command_timeout_ms = 10000;
 	if (!path) {
 		config->dir = g_get_current_dir();
+		if (!finish(config, error))
+			return NULL;
 		return g_steal_pointer(&config);
 	}
 	config->path = g_canonicalize_filename(path, NULL);
@@ -88,6 +149,17 @@ HubConfig *hub_config_load(const char *path, GError **error)
 		}
 		config->command_timeout_ms = (guint)value;
 	}
+	if (g_key_file_has_key(config->keyfile, "hubd", "serial-number", NULL)) {
+		config->serial_number = g_key_file_get_string(config->keyfile, "hubd", "serial-number", NULL);
+		if (!config->serial_number || !*g_strstrip(config->serial_number) ||
+		    strlen(config->serial_number) > 64 || !g_utf8_validate(config->serial_number, -1, NULL)) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
+				    "%s: [hubd] serial-number must be 1-64 characters of UTF-8", config->path);
+			return NULL;
+		}
+	}
+	if (!finish(config, error))
+		return NULL;
 	return g_steal_pointer(&config);
 }
 
@@ -103,6 +175,9 @@ void hub_config_free(HubConfig *config)
 	g_free(config->capability_dir);
 	g_free(config->state_dir);
 	g_strfreev(config->plugins);
+	g_free(config->serial_number);
+	for (guint i = 0; i < G_N_ELEMENTS(config->cert_stores); i++)
+		g_free(config->cert_stores[i]);
 	g_free(config);
 }
 

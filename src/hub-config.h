@@ -8,6 +8,12 @@
  *   state-dir=/var/lib/hubd
  *   plugins=virtual            # optional: load only these (default: every plugin in plugin-dir)
  *   command-timeout-ms=10000
+ *   serial-number=HUB-0001     # subject of CSRs (default: /etc/machine-id, else the host name)
+ *
+ *   [certificates]             # which certificate store serves each role (default: file)
+ *   claim=file
+ *   permanent=pkcs11
+ *   root-ca=file
  *
  *   [plugin.virtual]           # one group per plugin, read through host->config_get
  *   devices=demo-devices.conf
@@ -27,6 +33,8 @@ typedef struct {
 	char *state_dir;
 	char **plugins;        /* NULL = all */
 	guint command_timeout_ms;
+	char *serial_number;
+	char *cert_stores[5];  /* by HUB_CERT_ROLE_*: store plugin name, NULL = none */
 } HubConfig;
 
 /* Loads @path (NULL: defaults only). HUB_ERROR_INVALID_ARGUMENT with the

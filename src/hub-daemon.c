@@ -95,6 +95,7 @@ HubDaemon *hub_daemon_new(HubConfig *config, GError **error)
 	hub_plugin_loader_set_prepare_func(daemon->loader, hub_host_prepare_plugin);
 	hub_plugin_loader_set_release_func(daemon->loader, hub_host_release_plugin);
 	daemon->discovery = hub_discovery_new(daemon->loader, daemon->bus);
+	daemon->certs = hub_cert_manager_new(config, daemon->loader);
 	return g_steal_pointer(&daemon);
 }
 
@@ -118,6 +119,7 @@ gboolean hub_daemon_start(HubDaemon *daemon, GError **error)
 			g_warning("Plugin %s failed to start: %s, continuing without its devices", plugin->name,
 				  g_strerror(-r));
 	}
+	hub_cert_manager_log_status(daemon->certs);
 	daemon->started = TRUE;
 	return TRUE;
 }
@@ -149,6 +151,7 @@ void hub_daemon_stop(HubDaemon *daemon)
 		}
 	}
 	/* exit() may still complete commands or report: everything it reaches is alive. */
+	g_clear_pointer(&daemon->certs, hub_cert_manager_free);
 	g_clear_pointer(&daemon->loader, hub_plugin_loader_free);
 	if (daemon->plugin_data)
 		hub_host_release_all(daemon);

@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "hub-catalog.h"
+#include "hub-cert-manager.h"
 #include "hub-command.h"
 #include "hub-config.h"
 #include "hub-discovery.h"
@@ -27,6 +28,7 @@ typedef struct {
 	HubCommandPipeline *commands;
 	HubPluginLoader *loader;
 	HubDiscovery *discovery;
+	HubCertManager *certs;   /* credentials by role, through the certstore plugins */
 	GPtrArray *plugin_data;  /* host-side per-plugin state (hub-host.c) */
 	HubTimerQueue *timers;   /* every plugin timer, behind one GSource */
 	guint store_subscription;

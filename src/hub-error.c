@@ -22,6 +22,8 @@ const char *hub_error_dbus_name(gint code)
 		return "org.hubd.Hub1.Error.Busy";
 	case HUB_ERROR_EXISTS:
 		return "org.hubd.Hub1.Error.Exists";
+	case HUB_ERROR_UNAVAILABLE:
+		return "org.hubd.Hub1.Error.Unavailable";
 	case HUB_ERROR_FAILED:
 	default:
 		return "org.hubd.Hub1.Error.Failed";

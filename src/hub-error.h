@@ -15,6 +15,7 @@ typedef enum {
 	HUB_ERROR_TIMEOUT,          /* ...Timeout */
 	HUB_ERROR_BUSY,             /* ...Busy: e.g. discovery already running */
 	HUB_ERROR_EXISTS,           /* ...Exists */
+	HUB_ERROR_UNAVAILABLE,      /* ...Unavailable: a device or module (TPM, token) not reachable */
 } HubError;
 
 GQuark hub_error_quark(void);

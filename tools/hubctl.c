@@ -18,6 +18,12 @@ enum {
 	OPT_LIST = 1 << 1,
 	OPT_NO_WAIT = 1 << 2,
 	OPT_TIMEOUT = 1 << 3,
+	OPT_KEY_TYPE = 1 << 4,
+	OPT_CERT = 1 << 5,
+	OPT_KEY = 1 << 6,
+	OPT_PROFILE = 1 << 7,
+	OPT_OUT = 1 << 8,
+	OPT_NEW_KEY = 1 << 9,
 };
 
 typedef struct {
@@ -41,6 +47,8 @@ static const HubctlCommand commands[] = {
 	{ "discover", 0, 0,          0, OPT_SECONDS | OPT_LIST, hubctl_cmd_discover },
 	{ "onboard",  2, 3,          2, 0, hubctl_cmd_onboard },
 	{ "remove",   1, 1,          1, 0, hubctl_cmd_remove },
+	{ "cert",     1, 2,          2, OPT_KEY_TYPE | OPT_CERT | OPT_KEY | OPT_PROFILE | OPT_OUT | OPT_NEW_KEY,
+	  hubctl_cmd_cert },
 };
 
 static const HubctlCommand *current_command;
@@ -64,6 +72,16 @@ static const char usage_text[] =
 	"  discover --list               Devices found by the current or last window\n"
 	"  onboard PROTOCOL ID [AUTH]    Onboard a discovered device\n"
 	"  remove DEV                    Remove a device\n"
+	"  cert status                   Credentials by role: store, subject, expiry, hardware\n"
+	"  cert generate ROLE [--key-type ec-p256|rsa-2048]\n"
+	"                                Generate a key inside the role's store\n"
+	"  cert csr ROLE [--new-key] [--key-type T] [--out FILE]\n"
+	"                                Print a CSR signed by the role's key (makes a key if none)\n"
+	"  cert import ROLE --cert FILE [--key FILE]\n"
+	"  cert import ROLE --profile FILE\n"
+	"                                Store a certificate (and key), or the claim credential\n"
+	"                                from a CreateProvisioningProfile JSON answer\n"
+	"  cert erase ROLE               Erase a role's key and certificates\n"
 	"\n"
 	"Options:\n"
 	"  --system             Use the system bus (default)\n"
@@ -74,6 +92,14 @@ static const char usage_text[] =
 	"  --list               discover: list the devices found, open no window\n"
 	"  --no-wait            invoke: print the trace id and return at once\n"
 	"  --timeout MS         invoke: how long the daemon waits (default: its own)\n"
+	"  --key-type TYPE      cert: ec-p256 (default) or rsa-2048\n"
+	"  --cert FILE          cert import: PEM certificate chain, leaf first (- = stdin)\n"
+	"  --key FILE           cert import: PEM private key\n"
+	"  --profile FILE       cert import: JSON with ClaimCertificate and ClaimCertificatePrivateKey\n"
+	"  --out FILE           cert csr: write the CSR to FILE instead of stdout\n"
+	"  --new-key            cert csr: generate a new key first\n"
+	"\n"
+	"ROLE is claim, permanent or root-ca.\n"
 	"  -h, --help           Show this help\n"
 	"  --version            Show the version\n"
 	"\n"
@@ -178,6 +204,41 @@ option_is_flag(const char *arg, const char *name)
 	return g_str_equal(arg, name);
 }
 
+/* The file and key-type options of "cert". */
+static gboolean
+parse_cert_option(int argc, char **argv, int *i, HubctlContext *ctx, HubctlOptions *opts)
+{
+	static const struct {
+		const char *name;
+		guint flag;
+		gsize offset;
+	} table[] = {
+		{ "--key-type", OPT_KEY_TYPE, G_STRUCT_OFFSET(HubctlContext, key_type) },
+		{ "--cert", OPT_CERT, G_STRUCT_OFFSET(HubctlContext, cert_file) },
+		{ "--key", OPT_KEY, G_STRUCT_OFFSET(HubctlContext, key_file) },
+		{ "--profile", OPT_PROFILE, G_STRUCT_OFFSET(HubctlContext, profile_file) },
+		{ "--out", OPT_OUT, G_STRUCT_OFFSET(HubctlContext, out_file) },
+	};
+
+	for (gsize k = 0; k < G_N_ELEMENTS(table); k++) {
+		const char *value;
+
+		if (!option_is(argv[*i], table[k].name))
+			continue;
+		value = option_value(argc, argv, i, table[k].name);
+		if (!value)
+			return FALSE;
+		if (!*value) {
+			hubctl_usage_error("%s: empty value", table[k].name);
+			return FALSE;
+		}
+		G_STRUCT_MEMBER(const char *, ctx, table[k].offset) = value;
+		opts->options_seen |= table[k].flag;
+		return TRUE;
+	}
+	return FALSE;
+}
+
 /* Options may stand anywhere; "--" ends them. Returns FALSE after a usage
  * error (already printed). */
 static gboolean
@@ -230,6 +291,13 @@ parse_command_line(int argc, char **argv, HubctlContext *ctx, HubctlOptions *opt
 			if (!value || !parse_uint("--timeout", value, 0, G_MAXUINT32, &ctx->timeout_ms))
 				return FALSE;
 			opts->options_seen |= OPT_TIMEOUT;
+		} else if (option_is_flag(arg, "--new-key")) {
+			ctx->new_key = TRUE;
+			opts->options_seen |= OPT_NEW_KEY;
+		} else if (option_is(arg, "--key-type") || option_is(arg, "--cert") || option_is(arg, "--key") ||
+			   option_is(arg, "--profile") || option_is(arg, "--out")) {
+			if (!parse_cert_option(argc, argv, &i, ctx, opts))
+				return FALSE;
 		} else {
 			hubctl_usage_error("unknown option '%s'", arg);
 			return FALSE;
@@ -250,6 +318,18 @@ option_name(guint option)
 		return "--no-wait";
 	case OPT_TIMEOUT:
 		return "--timeout";
+	case OPT_KEY_TYPE:
+		return "--key-type";
+	case OPT_CERT:
+		return "--cert";
+	case OPT_KEY:
+		return "--key";
+	case OPT_PROFILE:
+		return "--profile";
+	case OPT_OUT:
+		return "--out";
+	case OPT_NEW_KEY:
+		return "--new-key";
 	default:
 		return "?";
 	}

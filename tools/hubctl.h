@@ -20,6 +20,7 @@
 #define HUBCTL_DEVICE_IFACE	"org.hubd.Hub1.Device"
 #define HUBCTL_PROPERTIES_IFACE	"org.freedesktop.DBus.Properties"
 #define HUBCTL_OM_IFACE		"org.freedesktop.DBus.ObjectManager"
+#define HUBCTL_CERTIFICATES_IFACE "org.hubd.Hub1.Certificates"
 
 /* Client-side limit for calls that wait for a device (SetProperty,
  * InvokeAndWait with the daemon's default timeout); the daemon times the
@@ -45,6 +46,12 @@ typedef struct {
 	guint seconds;          /* discover --seconds */
 	gboolean no_wait;       /* invoke --no-wait */
 	guint timeout_ms;       /* invoke --timeout */
+	const char *key_type;   /* cert --key-type */
+	const char *cert_file;  /* cert import --cert */
+	const char *key_file;   /* cert import --key */
+	const char *profile_file; /* cert import --profile */
+	const char *out_file;   /* cert csr --out */
+	gboolean new_key;       /* cert csr --new-key */
 } HubctlContext;
 
 /* A device object as returned by GetManagedObjects. */
@@ -133,3 +140,4 @@ int hubctl_cmd_remove(HubctlContext *ctx);
 int hubctl_cmd_discover(HubctlContext *ctx);
 int hubctl_cmd_onboard(HubctlContext *ctx);
 int hubctl_cmd_monitor(HubctlContext *ctx);
+int hubctl_cmd_cert(HubctlContext *ctx);

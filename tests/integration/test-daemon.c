@@ -1028,6 +1028,7 @@ static void test_introspection_matches_xml(void)
 
 	check_introspection(env, "org.hubd.Hub1.Manager.xml", "/org/hubd/Hub1", "org.hubd.Hub1.Manager");
 	check_introspection(env, "org.hubd.Hub1.Device.xml", light, "org.hubd.Hub1.Device");
+	check_introspection(env, "org.hubd.Hub1.Certificates.xml", "/org/hubd/Hub1", "org.hubd.Hub1.Certificates");
 	hub_test_env_stop_hubd(env);
 }
 

@@ -83,12 +83,15 @@ static const struct hub_plugin_descriptor d_no_flags =
 static const struct hub_plugin_descriptor d_longest = /* 32 characters */
 	DESC("bd-12345678901234567890123456789", PROTOCOL, FULL, &mock_ops, IN_TREE, longest_init, mock_exit);
 /* Kinds without an ops header yet need no table; init and exit are optional. */
-static const struct hub_plugin_descriptor d_certstore =
-	DESC("bd-certstore", HUB_PLUGIN_KIND_CERTSTORE, FULL, NULL, IN_TREE, NULL, NULL);
+static const struct hub_plugin_descriptor d_transport =
+	DESC("bd-transport", HUB_PLUGIN_KIND_TRANSPORT, FULL, NULL, IN_TREE, NULL, NULL);
+/* A certstore must bring its table. */
+static const struct hub_plugin_descriptor d_certstore_no_ops =
+	DESC("bd-certstore-no-ops", HUB_PLUGIN_KIND_CERTSTORE, FULL, NULL, IN_TREE, unexpected_init, mock_exit);
 
 static const struct hub_plugin_descriptor *const descriptors[] = {
 	&d_small, &d_kind,    &d_upper, &d_dash,       &d_too_long,  &d_null_name, &d_no_ops,
-	&d_small_ops, &d_ok, &d_ok_again, &d_no_flags, &d_longest, &d_certstore, NULL,
+	&d_small_ops, &d_ok, &d_ok_again, &d_no_flags, &d_longest, &d_transport, &d_certstore_no_ops, NULL,
 };
 
 const struct hub_plugin_descriptor *const *hub_plugin_query(void)
