@@ -10,6 +10,7 @@
 #include "hub-cert-manager.h"
 #include "hub-csr.h"
 #include "hub-error.h"
+#include "hub-openssl.h"
 #include "hub-pem.h"
 
 #define MESSAGE_SIZE 512
@@ -193,20 +194,6 @@ static gint64 asn1_time_to_unix(const ASN1_TIME *when)
 	return (gint64)timegm(&tm);
 }
 
-static char *name_to_string(const X509_NAME *name)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data = NULL;
-	char *text;
-	long len;
-
-	X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-	len = BIO_get_mem_data(bio, &data);
-	text = g_strndup(data, (gsize)len);
-	BIO_free(bio);
-	return text;
-}
-
 static char *serial_to_string(const ASN1_INTEGER *serial)
 {
 	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
@@ -254,8 +241,8 @@ HubCertStatus *hub_cert_manager_get_status(HubCertManager *manager, guint32 role
 
 		status->has_certificate = TRUE;
 		status->n_certificates = (guint)sk_X509_num(chain);
-		status->subject = name_to_string(X509_get_subject_name(leaf));
-		status->issuer = name_to_string(X509_get_issuer_name(leaf));
+		status->subject = hub_openssl_subject(leaf);
+		status->issuer = hub_openssl_name_to_string(X509_get_issuer_name(leaf));
 		status->serial = serial_to_string(X509_get0_serialNumber(leaf));
 		status->not_before = asn1_time_to_unix(X509_get0_notBefore(leaf));
 		status->not_after = asn1_time_to_unix(X509_get0_notAfter(leaf));

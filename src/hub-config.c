@@ -133,9 +133,16 @@ HubConfig *hub_config_load(const char *path, GError **error)
 	    !read_path(config, "state-dir", &config->state_dir, error))
 		return NULL;
 	if (g_key_file_has_key(config->keyfile, "hubd", "plugins", NULL)) {
-		config->plugins = g_key_file_get_string_list(config->keyfile, "hubd", "plugins", NULL, NULL);
-		for (guint i = 0; config->plugins && config->plugins[i]; i++)
-			g_strstrip(config->plugins[i]);
+		/* GKeyFile lists use ';'; people write ','. Both separate names. */
+		g_autofree char *text = g_key_file_get_string(config->keyfile, "hubd", "plugins", NULL);
+		g_auto(GStrv) names = g_strsplit_set(text ? text : "", ",;", -1);
+		g_autoptr(GPtrArray) kept = g_ptr_array_new();
+
+		for (guint i = 0; names[i]; i++)
+			if (*g_strstrip(names[i]))
+				g_ptr_array_add(kept, g_strdup(names[i]));
+		g_ptr_array_add(kept, NULL);
+		config->plugins = (char **)g_ptr_array_free(g_steal_pointer(&kept), FALSE);
 	}
 	if (g_key_file_has_key(config->keyfile, "hubd", "command-timeout-ms", NULL)) {
 		g_autofree char *text = g_key_file_get_string(config->keyfile, "hubd", "command-timeout-ms", NULL);

@@ -6,7 +6,7 @@
  *   plugin-dir=/usr/lib/x86_64-linux-gnu/hubd/plugins
  *   capability-dir=/usr/share/hubd/capabilities
  *   state-dir=/var/lib/hubd
- *   plugins=virtual            # optional: load only these (default: every plugin in plugin-dir)
+ *   plugins=virtual,file       # optional: load only these, "," or ";" between (default: all)
  *   command-timeout-ms=10000
  *   serial-number=HUB-0001     # subject of CSRs (default: /etc/machine-id, else the host name)
  *

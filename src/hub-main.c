@@ -2,6 +2,8 @@
 /* hub-main.c - hubd: options, main loop, start-up and shutdown order. */
 #include "config.h"
 
+#include <signal.h>
+
 #include <glib-unix.h>
 #include <locale.h>
 #include <malloc.h>
@@ -81,6 +83,9 @@ int main(int argc, char **argv)
 	/* Before anything starts: a SIGTERM during start-up still shuts down cleanly. */
 	sigterm = g_unix_signal_add(SIGTERM, quit_cb, loop);
 	sigint = g_unix_signal_add(SIGINT, quit_cb, loop);
+	/* A peer that closes a socket (broker, TPM simulator) is an error to
+	 * handle where the write fails, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	daemon = hub_daemon_new(g_steal_pointer(&config), &error);
 	if (!daemon || !hub_daemon_start(daemon, &error)) {
 		g_printerr("hubd: %s\n", error->message);

@@ -38,16 +38,21 @@ void hub_openssl_set_error(GError **error, gint code, const char *format, ...)
 		g_set_error_literal(error, HUB_ERROR, code, message);
 }
 
-char *hub_openssl_subject(X509 *cert)
+char *hub_openssl_name_to_string(const X509_NAME *name)
 {
 	g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
 	char *data = NULL;
 	long len;
 
-	if (!cert || !bio || X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) < 0) {
+	if (!name || !bio || X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0) {
 		ERR_clear_error();
-		return g_strdup("(unknown subject)");
+		return g_strdup("(unknown name)");
 	}
 	len = BIO_get_mem_data(bio, &data);
 	return g_strndup(data, (gsize)len);
+}
+
+char *hub_openssl_subject(X509 *cert)
+{
+	return hub_openssl_name_to_string(cert ? X509_get_subject_name(cert) : NULL);
 }

@@ -15,6 +15,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIO, BIO_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_MD_CTX, EVP_MD_CTX_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SSL, SSL_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SSL_CTX, SSL_CTX_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509, X509_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509_NAME, X509_NAME_free)
@@ -31,5 +32,7 @@ char *hub_openssl_error_take(void);
  * up in a later, unrelated error. */
 void hub_openssl_set_error(GError **error, gint code, const char *format, ...) G_GNUC_PRINTF(3, 4);
 
-/* The certificate's subject in RFC 2253 form, for messages (g_free). */
+/* A distinguished name in RFC 2253 form, for messages (g_free). */
+char *hub_openssl_name_to_string(const X509_NAME *name);
+/* The certificate's subject in RFC 2253 form (g_free). */
 char *hub_openssl_subject(X509 *cert);

@@ -192,7 +192,7 @@ read_profile(const char *path, char **cert_pem, char **key_pem, GError **error)
 	object = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
 	cert = object ? hubctl_json_object_string(object, "ClaimCertificate") : NULL;
 	key = object ? hubctl_json_object_string(object, "ClaimCertificatePrivateKey") : NULL;
-	if (!cert || !key) {
+	if (!cert || !*cert || !key || !*key) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
 			    "%s has no string members ClaimCertificate and ClaimCertificatePrivateKey "
 			    "(the answer of CreateProvisioningProfile)", path);

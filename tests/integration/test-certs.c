@@ -26,7 +26,6 @@
 #include "hub-test-env.h"
 #include "hub-test-mqtt.h"
 #include "hub-test-pki.h"
-#include "hub-test-softhsm.h"
 #include "hub-test-swtpm.h"
 
 #define SERIAL "HUB-TEST-0042"
@@ -37,7 +36,6 @@ typedef struct {
 	const char *backend;
 	HubTestEnv *env;
 	HubTestPki *pki;
-	HubTestSoftHsm *hsm;
 	HubTestSwtpm *tpm;
 	char *store_config; /* [certificates] and [plugin.*] groups for hubd.conf */
 } Fixture;
@@ -75,22 +73,12 @@ static Fixture *fixture_new(const char *backend)
 	g_assert_cmpint(g_mkdir_with_parents(pki_dir, 0700), ==, 0);
 	f->pki = hub_test_pki_new(pki_dir, "hubd Test CA");
 	install_store(f->env, "file");
-	if (g_str_equal(backend, "pkcs11")) {
-		g_autofree char *hsm_dir = hub_test_env_path(f->env, "softhsm");
-		g_autofree char *pin_file = hub_test_env_path(f->env, "pkcs11.pin");
-
-		f->hsm = hub_test_softhsm_new(hsm_dir, TOKEN_LABEL, PIN);
-		g_assert_true(g_file_set_contents(pin_file, PIN "\n", -1, NULL));
-		g_assert_cmpint(chmod(pin_file, 0600), ==, 0);
-		install_store(f->env, "pkcs11");
-		f->store_config = g_strdup_printf("[plugin.pkcs11]\nmodule=%s\ntoken-label=" TOKEN_LABEL "\npin-file=%s\n",
-						  hub_test_softhsm_module_path(), pin_file);
-	} else if (g_str_equal(backend, "tpm2")) {
+	if (g_str_equal(backend, "tpm2")) {
 		g_autofree char *tpm_dir = hub_test_env_path(f->env, "swtpm");
 
-		f->tpm = hub_test_swtpm_start(tpm_dir);
+		f->tpm = hub_test_swtpm_new(tpm_dir);
 		install_store(f->env, "tpm2");
-		f->store_config = g_strdup_printf("[plugin.tpm2]\ntcti=%s\n", hub_test_swtpm_tcti(f->tpm));
+		f->store_config = g_strdup_printf("[plugin.tpm2]\ntcti=%s\n", hub_test_swtpm_get_tcti(f->tpm));
 	}
 	plugins = g_str_equal(backend, "file") ? g_strdup("virtual,file") : g_strdup_printf("virtual,file,%s", backend);
 	write_config(f, plugins);
@@ -102,8 +90,6 @@ static void fixture_free(Fixture *f)
 	hub_test_env_free(f->env);
 	if (f->tpm)
 		hub_test_swtpm_free(f->tpm);
-	if (f->hsm)
-		hub_test_softhsm_free(f->hsm);
 	hub_test_pki_free(f->pki);
 	g_free(f->store_config);
 	g_free(f);
@@ -115,7 +101,10 @@ static void fixture_free(Fixture *f)
 static gint hubctl(Fixture *f, char **out, char **err, ...)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autofree char *my_out = NULL;
+	g_autofree char *my_err = NULL;
 	const char *arg;
+	gint status;
 	va_list ap;
 
 	g_ptr_array_add(argv, (gpointer) "tools/hubctl");
@@ -125,7 +114,10 @@ static gint hubctl(Fixture *f, char **out, char **err, ...)
 		g_ptr_array_add(argv, (gpointer)arg);
 	va_end(ap);
 	g_ptr_array_add(argv, NULL);
-	return hub_test_run_tool(f->env, (const char *const *)argv->pdata, out, err);
+	status = hub_test_run_tool(f->env, (const char *const *)argv->pdata, out ? out : &my_out, err ? err : &my_err);
+	if (status != 0)
+		g_test_message("hubctl exited %d: %s", status, err ? *err : my_err);
+	return status;
 }
 
 /* `hubctl --json cert status` entry of @role. */
@@ -524,6 +516,42 @@ static void test_import_profile(void)
 	fixture_free(f);
 }
 
+/* A TPM refuses keys born elsewhere; a TPM that stops answering is an error
+ * per operation, and hubd serves on and recovers when it is back. */
+static void test_tpm2_bad_input(void)
+{
+	Fixture *f = fixture_new("tpm2");
+	g_autofree char *key = NULL;
+	g_autofree char *cert = hub_test_pki_issue_client(f->pki, "from-the-cloud", 30, &key);
+	g_autoptr(JsonObject) status = NULL;
+	g_autofree char *err = NULL;
+	g_autofree char *enrolled = NULL;
+
+	hub_test_env_start_hubd(f->env);
+	err = import_expect_failure(f, "permanent", cert, key);
+	g_assert_nonnull(strstr(err, "only holds keys generated inside the TPM"));
+	g_clear_pointer(&err, g_free);
+	enrolled = enroll_permanent(f, "ec-p256");
+
+	/* The TPM goes away: a clear error, the daemon keeps serving. */
+	hub_test_swtpm_stop(f->tpm);
+	status = cert_status(f, "permanent");
+	g_assert_cmpstr(member(status, "state"), ==, "error");
+	g_assert_nonnull(strstr(member(status, "error"), "cannot reach the TPM"));
+	g_clear_pointer(&status, json_object_unref);
+	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "generate", "permanent", NULL), ==, 1);
+	g_assert_nonnull(strstr(err, "cannot reach the TPM"));
+	assert_still_serving(f);
+
+	/* Back again: the same identity, without a restart of hubd. */
+	hub_test_swtpm_start(f->tpm);
+	status = cert_status(f, "permanent");
+	g_assert_cmpstr(member(status, "state"), ==, "ok");
+	hub_test_env_stop_hubd(f->env);
+	assert_log_has_no_secrets(f);
+	fixture_free(f);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -531,5 +559,8 @@ int main(int argc, char **argv)
 	g_test_add_data_func("/certs/file/rsa-2048", "file", test_rsa_key);
 	g_test_add_func("/certs/file/bad-input", test_file_bad_input);
 	g_test_add_func("/certs/file/import-provisioning-profile", test_import_profile);
+	g_test_add_data_func("/certs/tpm2/identity-mtls-restart", "tpm2", test_identity);
+	g_test_add_data_func("/certs/tpm2/rsa-2048", "tpm2", test_rsa_key);
+	g_test_add_func("/certs/tpm2/bad-input", test_tpm2_bad_input);
 	return g_test_run();
 }

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hub-test-broker.h - the real mosquitto broker for integration tests: one
+ * mutual-TLS listener on 127.0.0.1 and a free port, the test PKI's server
+ * certificate, client certificates required (the certificate's CN is the
+ * MQTT user name), TLS 1.2 or newer, TCP_NODELAY, no persistence, log in
+ * the test's directory. It runs in the foreground as our child and dies with the test
+ * (PR_SET_PDEATHSIG). Failures to start abort the test with the log.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "hub-test-pki.h"
+
+typedef struct _HubTestBroker HubTestBroker;
+
+/* The broker binary: $HUB_MOSQUITTO, else /usr/sbin/mosquitto. */
+const char *hub_test_broker_path(void);
+/* Whether that binary exists and is executable (tests skip when not). */
+gboolean hub_test_broker_available(void);
+
+/* Writes @dir/mosquitto.conf and starts the broker, logging to
+ * @dir/mosquitto.log. Returns once it accepts TCP connections (10 s max);
+ * picks another port and retries when the chosen one was taken meanwhile. */
+HubTestBroker *hub_test_broker_start(HubTestPki *pki, const char *dir);
+/* SIGTERM and wait (5 s, then SIGKILL). Idempotent. */
+void hub_test_broker_stop(HubTestBroker *broker);
+/* Stops the broker if needed and frees @broker. NULL-safe. */
+void hub_test_broker_free(HubTestBroker *broker);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubTestBroker, hub_test_broker_free)
+
+guint16 hub_test_broker_port(HubTestBroker *broker);
+/* The broker's log so far (g_free). */
+char *hub_test_broker_read_log(HubTestBroker *broker);
+
+/* Waits (up to @timeout_ms) until the log contains @needle; TRUE if it does.
+ * The broker logs a refused handshake a moment after the client sees it. */
+gboolean hub_test_broker_wait_log(HubTestBroker *broker, const char *needle, guint timeout_ms);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+guint16 hub_test_free_port(void);
