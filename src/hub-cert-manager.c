@@ -110,9 +110,8 @@ static gint error_code_from_errno(int err)
 		return HUB_ERROR_NOT_FOUND;
 	case ENOTSUP:
 		return HUB_ERROR_NOT_SUPPORTED;
-	case EACCES:
-	case EPERM:
-		return HUB_ERROR_ACCESS_DENIED;
+	/* EACCES from a store (wrong PIN, a key file others can read) is not
+	 * the caller's access: AccessDenied would send them to group hubd. */
 	case ENODEV:
 	case ENXIO:
 	case ECONNREFUSED:

@@ -428,6 +428,11 @@ static gboolean load_file(HubPluginLoader *loader, const char *path, const char 
 		switch (load_descriptor(loader, path, descs[i], only, error)) {
 		case LOAD_ACCEPTED:
 			keep_module = TRUE;
+			/* A certstore's keys live on in certificates, CSRs and TLS
+			 * contexts that reference them; their methods are in this
+			 * file, so it stays mapped for the life of the process. */
+			if (descs[i]->kind == HUB_PLUGIN_KIND_CERTSTORE)
+				dlopen(path, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 			break;
 		case LOAD_REFUSED_AFTER_INIT:
 			keep_module = TRUE;

@@ -26,6 +26,7 @@
 #include "hub-test-env.h"
 #include "hub-test-mqtt.h"
 #include "hub-test-pki.h"
+#include "hub-test-softhsm.h"
 #include "hub-test-swtpm.h"
 
 #define SERIAL "HUB-TEST-0042"
@@ -37,6 +38,7 @@ typedef struct {
 	HubTestEnv *env;
 	HubTestPki *pki;
 	HubTestSwtpm *tpm;
+	HubTestSoftHsm *hsm;
 	char *store_config; /* [certificates] and [plugin.*] groups for hubd.conf */
 } Fixture;
 
@@ -73,7 +75,19 @@ static Fixture *fixture_new(const char *backend)
 	g_assert_cmpint(g_mkdir_with_parents(pki_dir, 0700), ==, 0);
 	f->pki = hub_test_pki_new(pki_dir, "hubd Test CA");
 	install_store(f->env, "file");
-	if (g_str_equal(backend, "tpm2")) {
+	if (g_str_equal(backend, "pkcs11")) {
+		g_autofree char *hsm_dir = hub_test_env_path(f->env, "softhsm");
+		g_autofree char *pin_file = hub_test_env_path(f->env, "pkcs11.pin");
+		g_autoptr(GError) error = NULL;
+
+		f->hsm = hub_test_softhsm_new(hsm_dir, TOKEN_LABEL, PIN, "97531864", &error);
+		g_assert_no_error(error);
+		g_assert_true(g_file_set_contents(pin_file, PIN "\n", -1, NULL));
+		g_assert_cmpint(chmod(pin_file, 0600), ==, 0);
+		install_store(f->env, "pkcs11");
+		f->store_config = g_strdup_printf("[plugin.pkcs11]\nmodule=%s\ntoken-label=" TOKEN_LABEL "\npin-file=%s\n",
+						  HUB_TEST_SOFTHSM_MODULE, pin_file);
+	} else if (g_str_equal(backend, "tpm2")) {
 		g_autofree char *tpm_dir = hub_test_env_path(f->env, "swtpm");
 
 		f->tpm = hub_test_swtpm_new(tpm_dir);
@@ -90,6 +104,7 @@ static void fixture_free(Fixture *f)
 	hub_test_env_free(f->env);
 	if (f->tpm)
 		hub_test_swtpm_free(f->tpm);
+	hub_test_softhsm_free(f->hsm);
 	hub_test_pki_free(f->pki);
 	g_free(f->store_config);
 	g_free(f);
@@ -516,6 +531,75 @@ static void test_import_profile(void)
 	fixture_free(f);
 }
 
+/* Wrong PIN, missing module, missing token: clear errors, hubd serves on,
+ * and a corrected PIN works without a restart. */
+static void test_pkcs11_bad_input(void)
+{
+	Fixture *f = fixture_new("pkcs11");
+	g_autofree char *pin_file = hub_test_env_path(f->env, "pkcs11.pin");
+	g_autofree char *good_config = g_strdup(f->store_config);
+	g_autoptr(JsonObject) status = NULL;
+	g_autofree char *err = NULL;
+	g_autofree char *log = NULL;
+
+	/* Wrong PIN. */
+	g_assert_true(g_file_set_contents(pin_file, "000000\n", -1, NULL));
+	g_assert_cmpint(chmod(pin_file, 0600), ==, 0);
+	hub_test_env_start_hubd(f->env);
+	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "generate", "permanent", NULL), ==, 1);
+	g_assert_nonnull(strstr(err, "CKR_PIN_INCORRECT"));
+	g_assert_null(strstr(err, "000000"));
+	status = cert_status(f, "permanent");
+	g_assert_cmpstr(member(status, "state"), ==, "error");
+	g_clear_pointer(&status, json_object_unref);
+	assert_still_serving(f);
+	/* The right PIN in the file: works at once. */
+	g_assert_true(g_file_set_contents(pin_file, PIN "\n", -1, NULL));
+	g_assert_cmpint(chmod(pin_file, 0600), ==, 0);
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "generate", "permanent", NULL), ==, 0);
+	hub_test_env_stop_hubd(f->env);
+
+	/* The module is missing. */
+	g_free(f->store_config);
+	f->store_config = g_strdup_printf("[plugin.pkcs11]\nmodule=/nonexistent/libmissing.so\ntoken-label=" TOKEN_LABEL
+					  "\npin-file=%s\n", pin_file);
+	write_config(f, "virtual,file,pkcs11");
+	hub_test_env_start_hubd(f->env);
+	status = cert_status(f, "permanent");
+	g_assert_cmpstr(member(status, "state"), ==, "error");
+	g_assert_nonnull(strstr(member(status, "error"), "/nonexistent/libmissing.so"));
+	g_clear_pointer(&status, json_object_unref);
+	assert_still_serving(f);
+	hub_test_env_stop_hubd(f->env);
+
+	/* No token with that label. */
+	g_free(f->store_config);
+	f->store_config = g_strdup_printf("[plugin.pkcs11]\nmodule=%s\ntoken-label=no-such-token\npin-file=%s\n",
+					  HUB_TEST_SOFTHSM_MODULE, pin_file);
+	write_config(f, "virtual,file,pkcs11");
+	hub_test_env_start_hubd(f->env);
+	status = cert_status(f, "permanent");
+	g_assert_cmpstr(member(status, "state"), ==, "error");
+	g_assert_nonnull(strstr(member(status, "error"), "no-such-token"));
+	g_clear_pointer(&status, json_object_unref);
+	assert_still_serving(f);
+	hub_test_env_stop_hubd(f->env);
+
+	/* Restored configuration: the key generated above is still there. */
+	g_free(f->store_config);
+	f->store_config = g_steal_pointer(&good_config);
+	write_config(f, "virtual,file,pkcs11");
+	hub_test_env_start_hubd(f->env);
+	status = cert_status(f, "permanent");
+	g_assert_cmpstr(member(status, "state"), ==, "key-only");
+	hub_test_env_stop_hubd(f->env);
+	log = hub_test_env_read_log(f->env);
+	g_assert_null(strstr(log, "000000"));
+	assert_log_has_no_secrets(f);
+	fixture_free(f);
+}
+
 /* A TPM refuses keys born elsewhere; a TPM that stops answering is an error
  * per operation, and hubd serves on and recovers when it is back. */
 static void test_tpm2_bad_input(void)
@@ -559,6 +643,9 @@ int main(int argc, char **argv)
 	g_test_add_data_func("/certs/file/rsa-2048", "file", test_rsa_key);
 	g_test_add_func("/certs/file/bad-input", test_file_bad_input);
 	g_test_add_func("/certs/file/import-provisioning-profile", test_import_profile);
+	g_test_add_data_func("/certs/pkcs11/identity-mtls-restart", "pkcs11", test_identity);
+	g_test_add_data_func("/certs/pkcs11/rsa-2048", "pkcs11", test_rsa_key);
+	g_test_add_func("/certs/pkcs11/bad-input", test_pkcs11_bad_input);
 	g_test_add_data_func("/certs/tpm2/identity-mtls-restart", "tpm2", test_identity);
 	g_test_add_data_func("/certs/tpm2/rsa-2048", "tpm2", test_rsa_key);
 	g_test_add_func("/certs/tpm2/bad-input", test_tpm2_bad_input);
