@@ -26,7 +26,7 @@
 #include "hub-atomic-file.h"
 #include "hub-pem.h"
 
-#define FILE_STORE_VERSION "1.0"
+#define FILE_STORE_VERSION PACKAGE_VERSION
 #define MAX_PEM_FILE (1024 * 1024)
 
 typedef struct {

@@ -11,9 +11,7 @@
  * the ones they replace, then give the new ones their final CKA_ID (see
  * hub-pkcs11-objects.h), so a failure leaves the previous credentials.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include <errno.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
 
 #include "hub-pkcs11-module.h"
 
-#define PKCS11_VERSION "1.0"
+#define PKCS11_VERSION PACKAGE_VERSION
 
 /* Objects of one role. Key labels are NULL for the root CA role. */
 typedef struct {

@@ -8,9 +8,7 @@
  * is not packaged there. This file alone uses them. */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include <errno.h>
 #include <string.h>

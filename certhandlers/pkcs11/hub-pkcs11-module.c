@@ -3,9 +3,7 @@
  * hub-pkcs11-module.c - PKCS#11 module loading, token lookup by label,
  * session and login, and reconnection.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -2,9 +2,7 @@
 /*
  * hub-pkcs11-objects.c - token objects of the store: find, read, write.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include <errno.h>
 #include <string.h>

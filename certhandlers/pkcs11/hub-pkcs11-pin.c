@@ -2,9 +2,7 @@
 /*
  * hub-pkcs11-pin.c - reads the user PIN and remembers refused ones.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,9 +11,7 @@
  * init() only reads the configuration: the TPM is first touched by an op,
  * so an absent TPM gives each op -ENODEV instead of stopping the daemon.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include <errno.h>
 #include <string.h>

@@ -9,9 +9,7 @@
  * the store and every key share one refcounted context, so keys keep
  * working across a reconnect.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include <errno.h>
 #include <stdarg.h>

@@ -22,9 +22,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #define _GNU_SOURCE /* dladdr() */
 
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -9,9 +9,7 @@
  * the index (AUTHREAD with an empty auth value: a certificate is public);
  * only the owner may write or delete it.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include <errno.h>
 #include <string.h>

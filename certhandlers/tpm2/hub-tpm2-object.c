@@ -9,9 +9,7 @@
  * because a TPM without a resource manager has only about three transient
  * slots and every one we leave loaded is lost to everybody.
  */
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include <errno.h>
 
