@@ -924,8 +924,9 @@ static gint run_hubctl_as_nobody(HubTestEnv *env, const char *const *args, char 
 static void test_writes_need_group_hubd(void)
 {
 	g_autoptr(HubTestEnv) env = NULL;
-	g_autofree char *err1 = NULL, *err2 = NULL;
+	g_autofree char *err1 = NULL, *err2 = NULL, *err3 = NULL;
 	g_autoptr(GVariant) before = NULL, after = NULL;
+	const char *erase[] = { "cert", "erase", "claim", NULL };
 	const char *set[] = { "set", "light-1", "1", "matter.OnOff@1.4", "OnOff", "true", NULL };
 	const char *get[] = { "get", "light-1", "1", "matter.OnOff@1.4", "OnOff", NULL };
 	g_autofree char *setpriv = g_find_program_in_path("setpriv");
@@ -941,6 +942,8 @@ static void test_writes_need_group_hubd(void)
 	/* ...changing needs group hubd, checked by the daemon even on an open bus. */
 	g_assert_cmpint(run_hubctl_as_nobody(env, set, &err2), !=, 0);
 	g_assert_nonnull(strstr(err2, "group hubd"));
+	g_assert_cmpint(run_hubctl_as_nobody(env, erase, &err3), !=, 0);
+	g_assert_nonnull(strstr(err3, "group hubd"));
 	after = get_value(env, "light-1", "1", "matter.OnOff@1.4", "OnOff", NULL);
 	g_assert_true(g_variant_equal(before, after));
 	hub_test_env_stop_hubd(env);

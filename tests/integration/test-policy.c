@@ -73,6 +73,7 @@ static void test_unprivileged_reads_but_cannot_write(void)
 	g_autoptr(HubTestEnv) env = NULL;
 	g_autofree char *hubctl = NULL;
 	g_autofree char *err_get = NULL, *err_set = NULL, *err_list = NULL;
+	g_autofree char *err_status = NULL, *err_erase = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) reply = NULL;
 	char *policy_dir = NULL;
@@ -82,9 +83,20 @@ static void test_unprivileged_reads_but_cannot_write(void)
 		return;
 	}
 	env = env_with_policy(&policy_dir);
-	hub_test_env_write_config(env, "plugins=virtual", DEVICES);
+	hub_test_env_install_plugin(env, "certhandlers/file/.libs/certstore-file.so", "certstore-file.so", 0755);
+	hub_test_env_write_config(env, "plugins=virtual,file", DEVICES);
 	hub_test_env_start_hubd(env);
 	hubctl = g_build_filename(g_getenv("HUB_TOP_BUILDDIR"), "tools", "hubctl", NULL);
+	{
+		const char *status[] = { hubctl, "--session", "cert", "status", NULL };
+		const char *erase[] = { hubctl, "--session", "cert", "erase", "claim", NULL };
+
+		/* The credentials' status is public; changing them is not. */
+		g_assert_cmpint(run_as_nobody(env, status, &err_status), ==, 0);
+		g_assert_cmpint(run_as_nobody(env, erase, &err_erase), ==, 1);
+		if (!strstr(err_erase, "Rejected send message") || !strstr(err_erase, "Erase"))
+			g_error("expected the bus to reject Certificates.Erase, got: %s", err_erase);
+	}
 	{
 		const char *list[] = { hubctl, "--session", "list", NULL };
 		const char *get[] = { hubctl, "--session", "get", "light-1", "1", "matter.OnOff@1.4", "OnOff", NULL };
