@@ -256,7 +256,7 @@ char *hub_test_env_read_log(HubTestEnv *env)
 	return contents;
 }
 
-static void remove_tree(const char *path)
+void hub_test_remove_tree(const char *path)
 {
 	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
 	const char *name;
@@ -265,7 +265,7 @@ static void remove_tree(const char *path)
 		g_autofree char *child = g_build_filename(path, name, NULL);
 
 		if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
+			hub_test_remove_tree(child);
 		else
 			g_unlink(child);
 	}
@@ -288,7 +288,7 @@ void hub_test_env_free(HubTestEnv *env)
 		g_clear_object(&env->dbus_daemon);
 	}
 	if (!g_getenv("HUB_TEST_KEEP"))
-		remove_tree(env->tmpdir);
+		hub_test_remove_tree(env->tmpdir);
 	g_free(env->tmpdir);
 	g_free(env->bus_address);
 	g_free(env->config_path);

@@ -41,6 +41,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubTestEnv, hub_test_env_free)
  * devices.conf (@devices) for the virtual plugin. */
 void hub_test_env_write_config(HubTestEnv *env, const char *hubd_extra, const char *devices);
 
+/* Removes @path and everything below it (symlinks are removed, not followed). */
+void hub_test_remove_tree(const char *path);
+
 /* A path inside the temp dir (g_free). */
 char *hub_test_env_path(HubTestEnv *env, const char *name);
 

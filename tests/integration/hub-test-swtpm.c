@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hub-test-env.h"
 #include "hub-test-swtpm.h"
 
 #define START_TIMEOUT_MS 10000
@@ -187,22 +188,6 @@ gboolean hub_test_swtpm_is_running(HubTestSwtpm *tpm)
 	return tpm->process != NULL;
 }
 
-static void remove_tree(const char *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const char *name;
-
-	while (dir && (name = g_dir_read_name(dir))) {
-		g_autofree char *child = g_build_filename(path, name, NULL);
-
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
-}
-
 void hub_test_swtpm_free(HubTestSwtpm *tpm)
 {
 	if (!tpm)
@@ -213,7 +198,7 @@ void hub_test_swtpm_free(HubTestSwtpm *tpm)
 		g_clear_object(&tpm->process);
 	}
 	if (tpm->own_state_dir && !g_getenv("HUB_TEST_KEEP"))
-		remove_tree(tpm->state_dir);
+		hub_test_remove_tree(tpm->state_dir);
 	g_free(tpm->state_dir);
 	g_free(tpm->tcti);
 	g_free(tpm);

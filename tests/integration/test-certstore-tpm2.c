@@ -31,6 +31,7 @@
 #include <hubd/hub-certstore.h>
 
 #include "hub-plugin-loader.h"
+#include "hub-test-env.h"
 #include "hub-test-swtpm.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
@@ -131,22 +132,6 @@ static void fixture_set_up(Fixture *fx, gconstpointer data)
 	g_hash_table_insert(fx->config, g_strdup("tcti"), g_strdup(hub_test_swtpm_get_tcti(fx->tpm)));
 }
 
-static void remove_tree(const char *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const char *name;
-
-	while (dir && (name = g_dir_read_name(dir))) {
-		g_autofree char *child = g_build_filename(path, name, NULL);
-
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
-}
-
 static void plugin_unload(Fixture *fx)
 {
 	g_clear_pointer(&fx->loader, hub_plugin_loader_free);
@@ -159,7 +144,7 @@ static void fixture_tear_down(Fixture *fx, gconstpointer data)
 	plugin_unload(fx);
 	g_clear_pointer(&fx->tpm, hub_test_swtpm_free);
 	if (!g_getenv("HUB_TEST_KEEP"))
-		remove_tree(fx->tmpdir);
+		hub_test_remove_tree(fx->tmpdir);
 	g_free(fx->tmpdir);
 	g_free(fx->state_dir);
 	g_hash_table_unref(fx->config);

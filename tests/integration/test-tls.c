@@ -24,6 +24,7 @@
 #include "hub-csr.h"
 #include "hub-error.h"
 #include "hub-openssl.h"
+#include "hub-test-env.h"
 #include "hub-test-broker.h"
 #include "hub-test-mqtt.h"
 #include "hub-test-opaque-key.h"
@@ -636,22 +637,6 @@ static void test_peer_drops_handshake(void)
 	}
 }
 
-static void remove_tree(const char *path)
-{
-	g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-	const char *name;
-
-	while (dir && (name = g_dir_read_name(dir))) {
-		g_autofree char *child = g_build_filename(path, name, NULL);
-
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(child);
-		else
-			g_unlink(child);
-	}
-	g_rmdir(path);
-}
-
 int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
@@ -687,7 +672,7 @@ int main(int argc, char **argv)
 	hub_test_pki_free(world.pki);
 	hub_test_pki_free(world.other_pki);
 	if (!g_getenv("HUB_TEST_KEEP"))
-		remove_tree(world.tmpdir);
+		hub_test_remove_tree(world.tmpdir);
 	g_free(world.tmpdir);
 	return status;
 }
