@@ -6,11 +6,10 @@
  * PINs are never retried, shown or logged, and bad configurations fail with
  * the documented errors.
  *
- * The plugin comes from "$HUB_TOP_BUILDDIR/certhandlers/pkcs11/.libs/" and is
- * copied with mode 0755 into a private stage directory (the loader refuses
- * files writable by group or other). Some checks talk raw PKCS#11 to the
- * token; others count calls through OpenSC's pkcs11-spy, configured as the
- * plugin's module in front of SoftHSM.
+ * hub-test-certstore.h stages the plugin from
+ * "$HUB_TOP_BUILDDIR/certhandlers/pkcs11/.libs/" and plays the host. Some
+ * checks talk raw PKCS#11 to the token; others count calls through OpenSC's
+ * pkcs11-spy, configured as the plugin's module in front of SoftHSM.
  */
 #include "config.h"
 
@@ -35,7 +34,8 @@
 
 #include <hubd/hub-certstore.h>
 
-#include "hub-plugin-loader.h"
+#include "hub-test-certstore.h"
+#include "hub-test-env.h"
 #include "hub-test-softhsm.h"
 
 #define TOKEN     "hub"
@@ -43,73 +43,12 @@
 #define WRONG_PIN "wrong-5550-secret"
 #define SO_PIN    "so-8843-secret"
 #define SPY_MODULE "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so"
-#define MSG_SIZE  512
-
-static char *stage_dir;   /* the staged plugin copy */
-static char *plugin_path; /* stage_dir/certstore-pkcs11.so */
 
 typedef struct {
-	char *tmpdir;
+	HubTestCertstore *cs; /* the plugin, its host, config, log and temp dir */
 	HubTestSoftHsm *hsm;
-	GHashTable *config; /* key -> value, what config_get() returns */
-	GString *log;       /* everything the plugin logged */
-	char *state_dir;
-	char *pin_path;
-	HubPluginLoader *loader;
-	const struct hub_certstore_ops *ops;
-	void *store;
-	char msg[MSG_SIZE];
+	char *pin_path;       /* <tmpdir>/pin, the configured pin-file */
 } Fixture;
-
-/* ---- the host ---- */
-
-static void host_log(struct hub_plugin *plugin, int level, const char *fmt, ...) HUB_PRINTF(3, 4);
-
-static void host_log(struct hub_plugin *plugin, int level, const char *fmt, ...)
-{
-	Fixture *f = plugin->host_ctx;
-	g_autofree char *text = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	text = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_test_message("host->log(%s, %d): %s", plugin->name, level, text);
-	g_string_append_printf(f->log, "%s\n", text);
-}
-
-static const char *host_config_get(struct hub_plugin *plugin, const char *key)
-{
-	Fixture *f = plugin->host_ctx;
-
-	return g_hash_table_lookup(f->config, key);
-}
-
-static char *host_config_resolve_path(struct hub_plugin *plugin, const char *path)
-{
-	Fixture *f = plugin->host_ctx;
-	g_autofree char *resolved = g_path_is_absolute(path) ? g_strdup(path) : g_build_filename(f->tmpdir, path, NULL);
-
-	return strdup(resolved); /* the ABI says free() */
-}
-
-static const char *host_state_dir(struct hub_plugin *plugin)
-{
-	Fixture *f = plugin->host_ctx;
-
-	g_mkdir_with_parents(f->state_dir, 0700);
-	return f->state_dir;
-}
-
-static const struct hub_host test_host = {
-	.struct_size = sizeof(struct hub_host),
-	.abi_major = HUB_PLUGIN_ABI_MAJOR,
-	.abi_minor = HUB_PLUGIN_ABI_MINOR,
-	.log = host_log,
-	.config_get = host_config_get,
-	.config_resolve_path = host_config_resolve_path,
-	.state_dir = host_state_dir,
-};
 
 /* The loader logs refusals as warnings, which the tests provoke: the test
  * framework already shows them as TAP comments, nothing more to do. */
@@ -119,27 +58,6 @@ static GLogWriterOutput quiet_writer(GLogLevelFlags level, const GLogField *fiel
 }
 
 /* ---- fixture ---- */
-
-static void rm_rf(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-		const char *name;
-
-		while (dir && (name = g_dir_read_name(dir))) {
-			g_autofree char *child = g_build_filename(path, name, NULL);
-
-			rm_rf(child);
-		}
-		g_rmdir(path);
-	} else {
-		g_unlink(path);
-	}
-}
 
 static void write_pin_file(Fixture *f, const char *pin, mode_t mode)
 {
@@ -156,143 +74,38 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *hsm_dir = NULL;
 
-	f->tmpdir = g_dir_make_tmp("hub-pkcs11-XXXXXX", &error);
-	g_assert_no_error(error);
-	hsm_dir = g_build_filename(f->tmpdir, "softhsm", NULL);
+	f->cs = hub_test_certstore_new("certhandlers/pkcs11/.libs/certstore-pkcs11.so", "pkcs11");
+	hsm_dir = g_build_filename(f->cs->tmpdir, "softhsm", NULL);
 	g_assert_cmpint(g_mkdir(hsm_dir, 0700), ==, 0);
 	f->hsm = hub_test_softhsm_new(hsm_dir, TOKEN, PIN, SO_PIN, &error);
 	g_assert_no_error(error);
-	f->state_dir = g_build_filename(f->tmpdir, "state", NULL);
-	f->pin_path = g_build_filename(f->tmpdir, "pin", NULL);
-	f->log = g_string_new(NULL);
-	f->config = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	g_hash_table_insert(f->config, g_strdup("module"), g_strdup(HUB_TEST_SOFTHSM_MODULE));
-	g_hash_table_insert(f->config, g_strdup("token-label"), g_strdup(TOKEN));
-	g_hash_table_insert(f->config, g_strdup("pin-file"), g_strdup("pin")); /* relative: resolved */
+	f->pin_path = g_build_filename(f->cs->tmpdir, "pin", NULL);
+	hub_test_certstore_set_config(f->cs, "module", HUB_TEST_SOFTHSM_MODULE);
+	hub_test_certstore_set_config(f->cs, "token-label", TOKEN);
+	hub_test_certstore_set_config(f->cs, "pin-file", "pin"); /* relative: resolved */
 	write_pin_file(f, PIN, 0600);
-}
-
-static void set_config(Fixture *f, const char *key, const char *value)
-{
-	if (value)
-		g_hash_table_insert(f->config, g_strdup(key), g_strdup(value));
-	else
-		g_hash_table_remove(f->config, key);
-}
-
-/* Loads the plugin (a daemon start). Returns FALSE, with the refusal in
- * @error, if the loader refused it. */
-static gboolean fixture_try_load(Fixture *f, GError **error)
-{
-	HubPlugin *plugin;
-
-	g_assert_null(f->loader);
-	f->loader = hub_plugin_loader_new(HUB_PLUGIN_ABI_MAJOR, HUB_PLUGIN_ABI_MINOR, &test_host, f);
-	if (!hub_plugin_loader_load_file(f->loader, plugin_path, error))
-		return FALSE;
-	plugin = hub_plugin_loader_find(f->loader, "pkcs11");
-	g_assert_nonnull(plugin);
-	g_assert_cmpuint(plugin->kind, ==, HUB_PLUGIN_KIND_CERTSTORE);
-	g_assert_false(plugin->tainted);
-	f->ops = plugin->desc->ops;
-	f->store = plugin->user_data;
-	return TRUE;
-}
-
-static void fixture_load(Fixture *f)
-{
-	g_autoptr(GError) error = NULL;
-
-	g_assert_true(fixture_try_load(f, &error));
-	g_assert_no_error(error);
-}
-
-/* Unloads the plugin (a daemon stop): exit(), then dlclose(). */
-static void fixture_unload(Fixture *f)
-{
-	g_clear_pointer(&f->loader, hub_plugin_loader_free);
-	f->ops = NULL;
-	f->store = NULL;
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
-	fixture_unload(f);
-	rm_rf(f->tmpdir);
+	hub_test_certstore_free(f->cs); /* unloads, then removes the token's files */
 	hub_test_softhsm_free(f->hsm);
-	g_hash_table_unref(f->config);
-	g_string_free(f->log, TRUE);
-	g_free(f->state_dir);
 	g_free(f->pin_path);
-	g_free(f->tmpdir);
 	ERR_clear_error();
 }
 
-/* ---- shorthands for the ops ---- */
-
-static int op_load(Fixture *f, uint32_t role, STACK_OF(X509) **chain, EVP_PKEY **key)
-{
-	f->msg[0] = '\0';
-	return f->ops->load(f->store, role, chain, key, f->msg, sizeof(f->msg));
-}
-
-static int op_generate(Fixture *f, uint32_t role, uint32_t key_type)
-{
-	f->msg[0] = '\0';
-	return f->ops->generate_key(f->store, role, key_type, f->msg, sizeof(f->msg));
-}
-
-static int op_store(Fixture *f, uint32_t role, STACK_OF(X509) *chain)
-{
-	f->msg[0] = '\0';
-	return f->ops->store_certificates(f->store, role, chain, f->msg, sizeof(f->msg));
-}
-
-static int op_import(Fixture *f, uint32_t role, EVP_PKEY *key)
-{
-	f->msg[0] = '\0';
-	return f->ops->import_key(f->store, role, key, f->msg, sizeof(f->msg));
-}
-
-static int op_erase(Fixture *f, uint32_t role)
-{
-	f->msg[0] = '\0';
-	return f->ops->erase(f->store, role, f->msg, sizeof(f->msg));
-}
-
-#define assert_ok(f, expr)                                                    \
-	do {                                                                  \
-		int r_ = (expr);                                              \
-		if (r_ != 0)                                                  \
-			g_error("%s returned %d (%s): %s", #expr, r_, g_strerror(-r_), (f)->msg); \
-	} while (0)
+#define assert_ok(f, expr) hub_test_certstore_assert_op((f)->cs, expr, 0)
 
 /* Neither the last message nor anything logged holds a PIN. */
 static void assert_no_pin_leak(Fixture *f)
 {
-	g_assert_null(strstr(f->msg, PIN));
-	g_assert_null(strstr(f->msg, WRONG_PIN));
-	g_assert_null(strstr(f->log->str, PIN));
-	g_assert_null(strstr(f->log->str, WRONG_PIN));
+	g_assert_null(strstr(f->cs->message, PIN));
+	g_assert_null(strstr(f->cs->message, WRONG_PIN));
+	g_assert_null(strstr(f->cs->log->str, PIN));
+	g_assert_null(strstr(f->cs->log->str, WRONG_PIN));
 }
 
 /* ---- OpenSSL helpers ---- */
-
-/* A pure software copy of @key's public half. */
-static EVP_PKEY *public_copy(EVP_PKEY *key)
-{
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	EVP_PKEY *pub;
-	int len = i2d_PUBKEY(key, &der);
-
-	g_assert_cmpint(len, >, 0);
-	p = der;
-	pub = d2i_PUBKEY(NULL, &p, len);
-	OPENSSL_free(der);
-	g_assert_nonnull(pub);
-	return pub;
-}
 
 static int print_openssl_error(const char *str, size_t len, void *data)
 {
@@ -347,7 +160,7 @@ static gboolean sign_and_verify(EVP_PKEY *key, EVP_PKEY *verify_key, int padding
 
 static void assert_signs(EVP_PKEY *key, int padding)
 {
-	EVP_PKEY *pub = public_copy(key);
+	EVP_PKEY *pub = hub_test_certstore_public_copy(key);
 
 	g_assert_true(sign_and_verify(key, pub, padding));
 	EVP_PKEY_free(pub);
@@ -534,6 +347,7 @@ static guint raw_count(const char *label, CK_OBJECT_CLASS cls)
 /* The spy reads PKCS11SPY and PKCS11SPY_OUTPUT once, when first used, and
  * keeps its state while it stays loaded: main() loads it for the whole run
  * (so its one log file is spy_log) and tests count calls as differences. */
+static char *spy_dir; /* holds spy_log, for the whole run */
 static char *spy_log;
 static void *spy_handle;
 
@@ -552,7 +366,7 @@ static gboolean use_spy(Fixture *f)
 		g_test_fail_printf("OpenSC's pkcs11-spy is not installed (run .ci/install-deps)");
 		return FALSE;
 	}
-	set_config(f, "module", SPY_MODULE);
+	hub_test_certstore_set_config(f->cs, "module", SPY_MODULE);
 	return TRUE;
 }
 
@@ -583,39 +397,40 @@ static void test_capabilities(Fixture *f, gconstpointer data)
 	const uint32_t empty_roles[] = { HUB_CERT_ROLE_CLAIM, HUB_CERT_ROLE_PERMANENT, HUB_CERT_ROLE_ROOT_CA };
 	char buf[256];
 
-	fixture_load(f);
-	g_assert_cmphex(f->ops->capabilities(f->store, HUB_CERT_ROLE_CLAIM), ==, key_caps | HUB_CERTSTORE_CAP_IMPORT_KEY);
-	g_assert_cmphex(f->ops->capabilities(f->store, HUB_CERT_ROLE_PERMANENT), ==,
+	hub_test_certstore_assert_load(f->cs);
+	g_assert_cmphex(hub_test_certstore_capabilities(f->cs, HUB_CERT_ROLE_CLAIM), ==,
 			key_caps | HUB_CERTSTORE_CAP_IMPORT_KEY);
-	g_assert_cmphex(f->ops->capabilities(f->store, HUB_CERT_ROLE_ROOT_CA), ==, HUB_CERTSTORE_CAP_CERTIFICATES);
-	g_assert_cmphex(f->ops->capabilities(f->store, HUB_CERT_ROLE_ATTESTATION), ==, 0);
-	g_assert_cmphex(f->ops->capabilities(f->store, 99), ==, 0);
+	g_assert_cmphex(hub_test_certstore_capabilities(f->cs, HUB_CERT_ROLE_PERMANENT), ==,
+			key_caps | HUB_CERTSTORE_CAP_IMPORT_KEY);
+	g_assert_cmphex(hub_test_certstore_capabilities(f->cs, HUB_CERT_ROLE_ROOT_CA), ==, HUB_CERTSTORE_CAP_CERTIFICATES);
+	g_assert_cmphex(hub_test_certstore_capabilities(f->cs, HUB_CERT_ROLE_ATTESTATION), ==, 0);
+	g_assert_cmphex(hub_test_certstore_capabilities(f->cs, 99), ==, 0);
 
-	g_assert_cmpint(f->ops->describe(f->store, HUB_CERT_ROLE_PERMANENT, buf, sizeof(buf)), ==, 0);
+	g_assert_cmpint(hub_test_certstore_describe(f->cs, HUB_CERT_ROLE_PERMANENT, buf, sizeof(buf)), ==, 0);
 	g_assert_cmpstr(buf, ==,
 			"PKCS#11 token 'hub' (module " HUB_TEST_SOFTHSM_MODULE "), labels 'Device Priv TLS Key' / 'Device Cert'");
-	g_assert_cmpint(f->ops->describe(f->store, HUB_CERT_ROLE_CLAIM, buf, sizeof(buf)), ==, 0);
+	g_assert_cmpint(hub_test_certstore_describe(f->cs, HUB_CERT_ROLE_CLAIM, buf, sizeof(buf)), ==, 0);
 	g_assert_nonnull(strstr(buf, "'Claim Key' / 'Claim Cert'"));
-	g_assert_cmpint(f->ops->describe(f->store, HUB_CERT_ROLE_ROOT_CA, buf, sizeof(buf)), ==, 0);
+	g_assert_cmpint(hub_test_certstore_describe(f->cs, HUB_CERT_ROLE_ROOT_CA, buf, sizeof(buf)), ==, 0);
 	g_assert_nonnull(strstr(buf, "label 'Root Cert'"));
-	g_assert_cmpint(f->ops->describe(f->store, HUB_CERT_ROLE_ATTESTATION, buf, sizeof(buf)), ==, -ENOTSUP);
+	g_assert_cmpint(hub_test_certstore_describe(f->cs, HUB_CERT_ROLE_ATTESTATION, buf, sizeof(buf)), ==, -ENOTSUP);
 
 	for (gsize i = 0; i < G_N_ELEMENTS(empty_roles); i++) {
 		STACK_OF(X509) *chain = (STACK_OF(X509) *)(uintptr_t)1;
 		EVP_PKEY *key = (EVP_PKEY *)(uintptr_t)1;
 
-		g_assert_cmpint(op_load(f, empty_roles[i], &chain, &key), ==, -ENOENT);
+		g_assert_cmpint(hub_test_certstore_load_role(f->cs, empty_roles[i], &chain, &key), ==, -ENOENT);
 		g_assert_null(chain);
 		g_assert_null(key);
-		g_assert_nonnull(strstr(f->msg, "Nothing is stored"));
+		g_assert_nonnull(strstr(f->cs->message, "Nothing is stored"));
 	}
 
 	/* allow-import=false: the capability goes */
-	fixture_unload(f);
-	set_config(f, "allow-import", "false");
-	fixture_load(f);
-	g_assert_cmphex(f->ops->capabilities(f->store, HUB_CERT_ROLE_CLAIM), ==, key_caps);
-	g_assert_cmphex(f->ops->capabilities(f->store, HUB_CERT_ROLE_PERMANENT), ==, key_caps);
+	hub_test_certstore_unload(f->cs);
+	hub_test_certstore_set_config(f->cs, "allow-import", "false");
+	hub_test_certstore_assert_load(f->cs);
+	g_assert_cmphex(hub_test_certstore_capabilities(f->cs, HUB_CERT_ROLE_CLAIM), ==, key_caps);
+	g_assert_cmphex(hub_test_certstore_capabilities(f->cs, HUB_CERT_ROLE_PERMANENT), ==, key_caps);
 }
 
 static void test_init_refusals(Fixture *f, gconstpointer data)
@@ -623,34 +438,34 @@ static void test_init_refusals(Fixture *f, gconstpointer data)
 	g_autoptr(GError) error = NULL;
 
 	/* a required key missing: refused with a log line naming it */
-	set_config(f, "module", NULL);
-	g_assert_false(fixture_try_load(f, &error));
+	hub_test_certstore_set_config(f->cs, "module", NULL);
+	g_assert_false(hub_test_certstore_load(f->cs, &error));
 	g_assert_nonnull(error);
-	g_assert_nonnull(strstr(f->log->str, "'module'"));
-	fixture_unload(f);
+	g_assert_nonnull(strstr(f->cs->log->str, "'module'"));
+	hub_test_certstore_unload(f->cs);
 	g_clear_error(&error);
 
-	set_config(f, "module", HUB_TEST_SOFTHSM_MODULE);
-	set_config(f, "token-label", NULL);
-	g_assert_false(fixture_try_load(f, &error));
-	g_assert_nonnull(strstr(f->log->str, "'token-label'"));
-	fixture_unload(f);
+	hub_test_certstore_set_config(f->cs, "module", HUB_TEST_SOFTHSM_MODULE);
+	hub_test_certstore_set_config(f->cs, "token-label", NULL);
+	g_assert_false(hub_test_certstore_load(f->cs, &error));
+	g_assert_nonnull(strstr(f->cs->log->str, "'token-label'"));
+	hub_test_certstore_unload(f->cs);
 	g_clear_error(&error);
 
-	set_config(f, "token-label", TOKEN);
-	set_config(f, "allow-import", "maybe");
-	g_assert_false(fixture_try_load(f, &error));
-	g_assert_nonnull(strstr(f->log->str, "allow-import"));
-	fixture_unload(f);
+	hub_test_certstore_set_config(f->cs, "token-label", TOKEN);
+	hub_test_certstore_set_config(f->cs, "allow-import", "maybe");
+	g_assert_false(hub_test_certstore_load(f->cs, &error));
+	g_assert_nonnull(strstr(f->cs->log->str, "allow-import"));
+	hub_test_certstore_unload(f->cs);
 	g_clear_error(&error);
 
 	/* a module that does not exist is not the loader's business: the op says it */
-	set_config(f, "allow-import", NULL);
-	set_config(f, "module", "/nonexistent/libpkcs11-missing.so");
-	fixture_load(f);
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -ENODEV);
-	g_assert_nonnull(strstr(f->msg, "Cannot load PKCS#11 module /nonexistent/libpkcs11-missing.so"));
-	g_assert_cmpint(op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), ==, -ENODEV);
+	hub_test_certstore_set_config(f->cs, "allow-import", NULL);
+	hub_test_certstore_set_config(f->cs, "module", "/nonexistent/libpkcs11-missing.so");
+	hub_test_certstore_assert_load(f->cs);
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -ENODEV);
+	g_assert_nonnull(strstr(f->cs->message, "Cannot load PKCS#11 module /nonexistent/libpkcs11-missing.so"));
+	g_assert_cmpint(hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), ==, -ENODEV);
 	assert_no_pin_leak(f);
 }
 
@@ -690,14 +505,14 @@ static char *run_pkcs11_tool(Fixture *f, ...)
 
 static void test_generate_ec(Fixture *f, gconstpointer data)
 {
-	g_autofree char *dump = g_build_filename(f->tmpdir, "privkey.der", NULL);
+	g_autofree char *dump = g_build_filename(f->cs->tmpdir, "privkey.der", NULL);
 	char *out;
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *key = NULL;
 
-	fixture_load(f);
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, &chain, &key));
+	hub_test_certstore_assert_load(f->cs);
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, &chain, &key));
 	g_assert_null(chain); /* a key, no certificate yet */
 	g_assert_nonnull(key);
 	g_assert_cmpint(EVP_PKEY_get_base_id(key), ==, EVP_PKEY_EC);
@@ -707,7 +522,7 @@ static void test_generate_ec(Fixture *f, gconstpointer data)
 	assert_token_key_protected("Device Priv TLS Key", TRUE);
 	g_assert_cmpuint(raw_count("Device Pub TLS Key", CKO_PUBLIC_KEY), ==, 1);
 	/* the other role is untouched */
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_CLAIM, NULL, NULL), ==, -ENOENT);
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_CLAIM, NULL, NULL), ==, -ENOENT);
 
 	/* An independent tool sees the same. pkcs11-tool 0.23 answers
 	 * --read-object --type privkey with "not (yet) supported" and exit
@@ -732,9 +547,9 @@ static void test_store_and_restart(Fixture *f, gconstpointer data)
 	EVP_PKEY *cert_key;
 	X509 *cert, *intermediate, *ca1, *ca2;
 
-	fixture_load(f);
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, &key));
+	hub_test_certstore_assert_load(f->cs);
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, &key));
 	/* X509_sign with the token key: the signature is made on the token */
 	cert = make_cert(key, key, "hub-pkcs11-test", 1);
 	cert_key = X509_get0_pubkey(cert);
@@ -742,7 +557,7 @@ static void test_store_and_restart(Fixture *f, gconstpointer data)
 	intermediate = make_software_cert("hub-intermediate", 2);
 	sk_X509_push(chain, cert);
 	sk_X509_push(chain, intermediate);
-	assert_ok(f, op_store(f, HUB_CERT_ROLE_PERMANENT, chain));
+	assert_ok(f, hub_test_certstore_store(f->cs, HUB_CERT_ROLE_PERMANENT, chain));
 	EVP_PKEY_free(key);
 	key = NULL;
 
@@ -751,13 +566,13 @@ static void test_store_and_restart(Fixture *f, gconstpointer data)
 	sk_X509_zero(chain);
 	sk_X509_push(chain, ca1);
 	sk_X509_push(chain, ca2);
-	assert_ok(f, op_store(f, HUB_CERT_ROLE_ROOT_CA, chain));
+	assert_ok(f, hub_test_certstore_store(f->cs, HUB_CERT_ROLE_ROOT_CA, chain));
 
 	/* daemon restart */
-	fixture_unload(f);
-	fixture_load(f);
+	hub_test_certstore_unload(f->cs);
+	hub_test_certstore_assert_load(f->cs);
 
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, &loaded, &key));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, &loaded, &key));
 	g_assert_cmpint(sk_X509_num(loaded), ==, 2);
 	g_assert_cmpint(X509_cmp(sk_X509_value(loaded, 0), cert), ==, 0);
 	g_assert_cmpint(X509_cmp(sk_X509_value(loaded, 1), intermediate), ==, 0);
@@ -768,7 +583,7 @@ static void test_store_and_restart(Fixture *f, gconstpointer data)
 	EVP_PKEY_free(key);
 	key = (EVP_PKEY *)(uintptr_t)1;
 
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_ROOT_CA, &loaded, &key));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_ROOT_CA, &loaded, &key));
 	g_assert_null(key); /* the root CA role has no key */
 	g_assert_cmpint(sk_X509_num(loaded), ==, 2);
 	g_assert_cmpint(X509_cmp(sk_X509_value(loaded, 0), ca1), ==, 0);
@@ -779,16 +594,16 @@ static void test_store_and_restart(Fixture *f, gconstpointer data)
 	/* storing replaces: one anchor left, one leaf left */
 	sk_X509_zero(chain);
 	sk_X509_push(chain, ca2);
-	assert_ok(f, op_store(f, HUB_CERT_ROLE_ROOT_CA, chain));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_ROOT_CA, &loaded, NULL));
+	assert_ok(f, hub_test_certstore_store(f->cs, HUB_CERT_ROLE_ROOT_CA, chain));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_ROOT_CA, &loaded, NULL));
 	g_assert_cmpint(sk_X509_num(loaded), ==, 1);
 	g_assert_cmpint(X509_cmp(sk_X509_value(loaded, 0), ca2), ==, 0);
 	sk_X509_pop_free(loaded, X509_free);
 	loaded = NULL;
 	sk_X509_zero(chain);
 	sk_X509_push(chain, cert);
-	assert_ok(f, op_store(f, HUB_CERT_ROLE_PERMANENT, chain));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, &loaded, NULL));
+	assert_ok(f, hub_test_certstore_store(f->cs, HUB_CERT_ROLE_PERMANENT, chain));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, &loaded, NULL));
 	g_assert_cmpint(sk_X509_num(loaded), ==, 1);
 	sk_X509_pop_free(loaded, X509_free);
 	g_assert_cmpuint(raw_count("Device Cert", CKO_CERTIFICATE), ==, 1);
@@ -796,8 +611,8 @@ static void test_store_and_restart(Fixture *f, gconstpointer data)
 
 	/* an empty chain is bad input */
 	sk_X509_zero(chain);
-	g_assert_cmpint(op_store(f, HUB_CERT_ROLE_PERMANENT, chain), ==, -EINVAL);
-	g_assert_cmpstr(f->msg, !=, "");
+	g_assert_cmpint(hub_test_certstore_store(f->cs, HUB_CERT_ROLE_PERMANENT, chain), ==, -EINVAL);
+	g_assert_cmpstr(f->cs->message, !=, "");
 
 	sk_X509_free(chain);
 	X509_free(cert);
@@ -810,9 +625,9 @@ static void test_rsa(Fixture *f, gconstpointer data)
 {
 	EVP_PKEY *key = NULL;
 
-	fixture_load(f);
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_CLAIM, HUB_KEY_TYPE_RSA_2048));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_CLAIM, NULL, &key));
+	hub_test_certstore_assert_load(f->cs);
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_CLAIM, HUB_KEY_TYPE_RSA_2048));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_CLAIM, NULL, &key));
 	g_assert_cmpint(EVP_PKEY_get_base_id(key), ==, EVP_PKEY_RSA);
 	g_assert_cmpint(EVP_PKEY_get_bits(key), ==, 2048);
 	assert_signs(key, RSA_PKCS1_PADDING);
@@ -822,8 +637,8 @@ static void test_rsa(Fixture *f, gconstpointer data)
 	EVP_PKEY_free(key);
 
 	/* unknown key types are refused before the token is asked */
-	g_assert_cmpint(op_generate(f, HUB_CERT_ROLE_CLAIM, 99), ==, -ENOTSUP);
-	g_assert_cmpstr(f->msg, !=, "");
+	g_assert_cmpint(hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_CLAIM, 99), ==, -ENOTSUP);
+	g_assert_cmpstr(f->cs->message, !=, "");
 }
 
 static void test_import(Fixture *f, gconstpointer data)
@@ -834,17 +649,17 @@ static void test_import(Fixture *f, gconstpointer data)
 	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	EVP_PKEY *key = NULL;
 
-	fixture_load(f);
-	assert_ok(f, op_import(f, HUB_CERT_ROLE_CLAIM, soft_ec));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_CLAIM, NULL, &key));
+	hub_test_certstore_assert_load(f->cs);
+	assert_ok(f, hub_test_certstore_import(f->cs, HUB_CERT_ROLE_CLAIM, soft_ec));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_CLAIM, NULL, &key));
 	g_assert_cmpint(EVP_PKEY_eq(key, soft_ec), ==, 1);
 	g_assert_true(sign_and_verify(key, soft_ec, 0));
 	assert_not_exportable(key);
 	assert_token_key_protected("Claim Key", FALSE);
 	EVP_PKEY_free(key);
 
-	assert_ok(f, op_import(f, HUB_CERT_ROLE_PERMANENT, soft_rsa));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, &key));
+	assert_ok(f, hub_test_certstore_import(f->cs, HUB_CERT_ROLE_PERMANENT, soft_rsa));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, &key));
 	g_assert_cmpint(EVP_PKEY_eq(key, soft_rsa), ==, 1);
 	g_assert_true(sign_and_verify(key, soft_rsa, RSA_PKCS1_PADDING));
 	g_assert_true(sign_and_verify(key, soft_rsa, RSA_PKCS1_PSS_PADDING));
@@ -852,24 +667,24 @@ static void test_import(Fixture *f, gconstpointer data)
 	EVP_PKEY_free(key);
 
 	/* importing again replaces: still one key */
-	assert_ok(f, op_import(f, HUB_CERT_ROLE_PERMANENT, soft_ec));
+	assert_ok(f, hub_test_certstore_import(f->cs, HUB_CERT_ROLE_PERMANENT, soft_ec));
 	g_assert_cmpuint(raw_count("Device Priv TLS Key", CKO_PRIVATE_KEY), ==, 1);
 	g_assert_cmpuint(raw_count("Device Pub TLS Key", CKO_PUBLIC_KEY), ==, 1);
 
-	g_assert_cmpint(op_import(f, HUB_CERT_ROLE_CLAIM, p384), ==, -ENOTSUP);
-	g_assert_nonnull(strstr(f->msg, "P-256"));
-	g_assert_cmpint(op_import(f, HUB_CERT_ROLE_CLAIM, ed), ==, -ENOTSUP);
-	g_assert_cmpint(op_import(f, HUB_CERT_ROLE_ROOT_CA, soft_ec), ==, -ENOTSUP);
+	g_assert_cmpint(hub_test_certstore_import(f->cs, HUB_CERT_ROLE_CLAIM, p384), ==, -ENOTSUP);
+	g_assert_nonnull(strstr(f->cs->message, "P-256"));
+	g_assert_cmpint(hub_test_certstore_import(f->cs, HUB_CERT_ROLE_CLAIM, ed), ==, -ENOTSUP);
+	g_assert_cmpint(hub_test_certstore_import(f->cs, HUB_CERT_ROLE_ROOT_CA, soft_ec), ==, -ENOTSUP);
 	/* the failed imports left the claim key in place */
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_CLAIM, NULL, &key));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_CLAIM, NULL, &key));
 	g_assert_cmpint(EVP_PKEY_eq(key, soft_ec), ==, 1);
 	EVP_PKEY_free(key);
 
-	fixture_unload(f);
-	set_config(f, "allow-import", "false");
-	fixture_load(f);
-	g_assert_cmpint(op_import(f, HUB_CERT_ROLE_PERMANENT, soft_rsa), ==, -ENOTSUP);
-	g_assert_nonnull(strstr(f->msg, "allow-import=false"));
+	hub_test_certstore_unload(f->cs);
+	hub_test_certstore_set_config(f->cs, "allow-import", "false");
+	hub_test_certstore_assert_load(f->cs);
+	g_assert_cmpint(hub_test_certstore_import(f->cs, HUB_CERT_ROLE_PERMANENT, soft_rsa), ==, -ENOTSUP);
+	g_assert_nonnull(strstr(f->cs->message, "allow-import=false"));
 
 	EVP_PKEY_free(soft_ec);
 	EVP_PKEY_free(soft_rsa);
@@ -883,35 +698,35 @@ static void test_erase(Fixture *f, gconstpointer data)
 	X509 *cert = make_software_cert("hub-claim", 3);
 	EVP_PKEY *key = NULL;
 
-	fixture_load(f);
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_CLAIM, HUB_KEY_TYPE_EC_P256));
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
+	hub_test_certstore_assert_load(f->cs);
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_CLAIM, HUB_KEY_TYPE_EC_P256));
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
 	sk_X509_push(chain, cert);
-	assert_ok(f, op_store(f, HUB_CERT_ROLE_CLAIM, chain));
-	assert_ok(f, op_store(f, HUB_CERT_ROLE_ROOT_CA, chain));
+	assert_ok(f, hub_test_certstore_store(f->cs, HUB_CERT_ROLE_CLAIM, chain));
+	assert_ok(f, hub_test_certstore_store(f->cs, HUB_CERT_ROLE_ROOT_CA, chain));
 
-	assert_ok(f, op_erase(f, HUB_CERT_ROLE_CLAIM));
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_CLAIM, NULL, NULL), ==, -ENOENT);
+	assert_ok(f, hub_test_certstore_erase(f->cs, HUB_CERT_ROLE_CLAIM));
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_CLAIM, NULL, NULL), ==, -ENOENT);
 	g_assert_cmpuint(raw_count("Claim Key", CKO_PRIVATE_KEY), ==, 0);
 	g_assert_cmpuint(raw_count("Claim Pub Key", CKO_PUBLIC_KEY), ==, 0);
 	g_assert_cmpuint(raw_count("Claim Cert", CKO_CERTIFICATE), ==, 0);
-	assert_ok(f, op_erase(f, HUB_CERT_ROLE_CLAIM)); /* nothing left: still 0 */
+	assert_ok(f, hub_test_certstore_erase(f->cs, HUB_CERT_ROLE_CLAIM)); /* nothing left: still 0 */
 	/* the other roles are untouched */
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, &key));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, &key));
 	g_assert_nonnull(key);
 	EVP_PKEY_free(key);
-	assert_ok(f, op_erase(f, HUB_CERT_ROLE_ROOT_CA));
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_ROOT_CA, NULL, NULL), ==, -ENOENT);
+	assert_ok(f, hub_test_certstore_erase(f->cs, HUB_CERT_ROLE_ROOT_CA));
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_ROOT_CA, NULL, NULL), ==, -ENOENT);
 
 	/* the attestation role is not served; the root CA role has no key */
-	g_assert_cmpint(op_generate(f, HUB_CERT_ROLE_ATTESTATION, HUB_KEY_TYPE_EC_P256), ==, -ENOTSUP);
-	g_assert_nonnull(strstr(f->msg, "attestation"));
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_ATTESTATION, NULL, NULL), ==, -ENOTSUP);
-	g_assert_cmpint(op_erase(f, HUB_CERT_ROLE_ATTESTATION), ==, -ENOTSUP);
-	g_assert_cmpint(op_store(f, HUB_CERT_ROLE_ATTESTATION, chain), ==, -ENOTSUP);
-	g_assert_cmpint(op_generate(f, HUB_CERT_ROLE_ROOT_CA, HUB_KEY_TYPE_EC_P256), ==, -ENOTSUP);
-	g_assert_nonnull(strstr(f->msg, "certificates only"));
-	g_assert_cmpint(op_generate(f, 99, HUB_KEY_TYPE_EC_P256), ==, -EINVAL);
+	g_assert_cmpint(hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_ATTESTATION, HUB_KEY_TYPE_EC_P256), ==, -ENOTSUP);
+	g_assert_nonnull(strstr(f->cs->message, "attestation"));
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_ATTESTATION, NULL, NULL), ==, -ENOTSUP);
+	g_assert_cmpint(hub_test_certstore_erase(f->cs, HUB_CERT_ROLE_ATTESTATION), ==, -ENOTSUP);
+	g_assert_cmpint(hub_test_certstore_store(f->cs, HUB_CERT_ROLE_ATTESTATION, chain), ==, -ENOTSUP);
+	g_assert_cmpint(hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_ROOT_CA, HUB_KEY_TYPE_EC_P256), ==, -ENOTSUP);
+	g_assert_nonnull(strstr(f->cs->message, "certificates only"));
+	g_assert_cmpint(hub_test_certstore_generate(f->cs, 99, HUB_KEY_TYPE_EC_P256), ==, -EINVAL);
 
 	sk_X509_pop_free(chain, X509_free);
 }
@@ -933,19 +748,19 @@ static void test_stale_key(Fixture *f, gconstpointer data)
 {
 	EVP_PKEY *old = NULL, *fresh = NULL, *pub;
 
-	fixture_load(f);
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, &old));
+	hub_test_certstore_assert_load(f->cs);
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, &old));
 	assert_signs(old, 0);
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, &fresh));
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, &fresh));
 	g_assert_cmpint(EVP_PKEY_eq(old, fresh), !=, 1);
-	pub = public_copy(old);
+	pub = hub_test_certstore_public_copy(old);
 	g_assert_false(sign_and_verify(old, pub, 0));
 	EVP_PKEY_free(pub);
 	assert_signs(fresh, 0);
-	assert_ok(f, op_erase(f, HUB_CERT_ROLE_PERMANENT));
-	pub = public_copy(fresh);
+	assert_ok(f, hub_test_certstore_erase(f->cs, HUB_CERT_ROLE_PERMANENT));
+	pub = hub_test_certstore_public_copy(fresh);
 	g_assert_false(sign_and_verify(fresh, pub, 0));
 	EVP_PKEY_free(pub);
 	EVP_PKEY_free(old);
@@ -954,11 +769,11 @@ static void test_stale_key(Fixture *f, gconstpointer data)
 	/* The same when the handle went stale first: SoftHSM renumbers private
 	 * objects after a logout, so the key searches its label and CKA_ID
 	 * again and finds the new key, which must not sign for it. */
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, &old));
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, &old));
 	close_all_sessions();
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
-	pub = public_copy(old);
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
+	pub = hub_test_certstore_public_copy(old);
 	g_assert_false(sign_and_verify(old, pub, 0));
 	EVP_PKEY_free(pub);
 	EVP_PKEY_free(old);
@@ -970,17 +785,17 @@ static void test_reconnect(Fixture *f, gconstpointer data)
 {
 	EVP_PKEY *key = NULL;
 
-	fixture_load(f);
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, &key));
+	hub_test_certstore_assert_load(f->cs);
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, &key));
 
 	close_all_sessions();
 	assert_signs(key, 0);
 
 	close_all_sessions();
-	g_assert_cmpuint(f->log->len, ==, 0);
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, NULL));
-	g_assert_nonnull(strstr(f->log->str, "reconnecting"));
+	g_assert_cmpuint(f->cs->log->len, ==, 0);
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, NULL));
+	g_assert_nonnull(strstr(f->cs->log->str, "reconnecting"));
 	assert_signs(key, 0);
 	EVP_PKEY_free(key);
 }
@@ -996,27 +811,27 @@ static void test_wrong_pin_file(Fixture *f, gconstpointer data)
 		return;
 	logins = spy_count("C_Login");
 	write_pin_file(f, WRONG_PIN, 0600);
-	fixture_load(f);
+	hub_test_certstore_assert_load(f->cs);
 
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -EACCES);
-	g_assert_nonnull(strstr(f->msg, "CKR_PIN_INCORRECT"));
-	g_assert_nonnull(strstr(f->msg, "'" TOKEN "'"));
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -EACCES);
+	g_assert_nonnull(strstr(f->cs->message, "CKR_PIN_INCORRECT"));
+	g_assert_nonnull(strstr(f->cs->message, "'" TOKEN "'"));
 	assert_no_pin_leak(f);
 	for (int i = 0; i < 5; i++) {
-		g_assert_cmpint(op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), ==, -EACCES);
-		g_assert_nonnull(strstr(f->msg, "CKR_PIN_INCORRECT"));
+		g_assert_cmpint(hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), ==, -EACCES);
+		g_assert_nonnull(strstr(f->cs->message, "CKR_PIN_INCORRECT"));
 		assert_no_pin_leak(f);
 	}
-	g_assert_cmpint(op_erase(f, HUB_CERT_ROLE_CLAIM), ==, -EACCES);
+	g_assert_cmpint(hub_test_certstore_erase(f->cs, HUB_CERT_ROLE_CLAIM), ==, -EACCES);
 	/* the same wrong PIN written again is still the same PIN */
 	write_pin_file(f, WRONG_PIN, 0600);
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_CLAIM, NULL, NULL), ==, -EACCES);
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_CLAIM, NULL, NULL), ==, -EACCES);
 	g_assert_cmpuint(spy_count("C_Login") - logins, ==, 1);
 
 	/* fixed: works at once */
 	write_pin_file(f, PIN, 0600);
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, &key));
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, &key));
 	assert_signs(key, 0);
 	EVP_PKEY_free(key);
 	g_assert_cmpuint(spy_count("C_Login") - logins, ==, 2);
@@ -1030,25 +845,25 @@ static void test_wrong_pin_env(Fixture *f, gconstpointer data)
 	if (!use_spy(f))
 		return;
 	logins = spy_count("C_Login");
-	set_config(f, "pin-file", NULL);
-	set_config(f, "pin-env", "HUB_TEST_PKCS11_PIN");
+	hub_test_certstore_set_config(f->cs, "pin-file", NULL);
+	hub_test_certstore_set_config(f->cs, "pin-env", "HUB_TEST_PKCS11_PIN");
 	g_unsetenv("HUB_TEST_PKCS11_PIN");
-	fixture_load(f);
+	hub_test_certstore_assert_load(f->cs);
 
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -EACCES);
-	g_assert_nonnull(strstr(f->msg, "HUB_TEST_PKCS11_PIN"));
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -EACCES);
+	g_assert_nonnull(strstr(f->cs->message, "HUB_TEST_PKCS11_PIN"));
 	g_setenv("HUB_TEST_PKCS11_PIN", WRONG_PIN, TRUE);
 	for (int i = 0; i < 4; i++) {
-		g_assert_cmpint(op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -EACCES);
-		g_assert_nonnull(strstr(f->msg, "CKR_PIN_INCORRECT"));
+		g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -EACCES);
+		g_assert_nonnull(strstr(f->cs->message, "CKR_PIN_INCORRECT"));
 		assert_no_pin_leak(f);
 	}
 	g_assert_cmpuint(spy_count("C_Login") - logins, ==, 1);
 	g_setenv("HUB_TEST_PKCS11_PIN", PIN, TRUE);
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -ENOENT);
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -ENOENT);
 	g_assert_cmpuint(spy_count("C_Login") - logins, ==, 2);
 	assert_no_pin_leak(f);
-	fixture_unload(f);
+	hub_test_certstore_unload(f->cs);
 	g_unsetenv("HUB_TEST_PKCS11_PIN");
 }
 
@@ -1056,37 +871,37 @@ static void test_bad_config(Fixture *f, gconstpointer data)
 {
 	/* a PIN file others can read is refused before anything is sent */
 	write_pin_file(f, PIN, 0644);
-	fixture_load(f);
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -EACCES);
-	g_assert_nonnull(strstr(f->msg, f->pin_path));
-	g_assert_nonnull(strstr(f->msg, "0644"));
+	hub_test_certstore_assert_load(f->cs);
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -EACCES);
+	g_assert_nonnull(strstr(f->cs->message, f->pin_path));
+	g_assert_nonnull(strstr(f->cs->message, "0644"));
 	assert_no_pin_leak(f);
-	fixture_unload(f);
+	hub_test_certstore_unload(f->cs);
 	write_pin_file(f, PIN, 0600);
 
 	/* no PIN configured: the message names the keys to set */
-	set_config(f, "pin-file", NULL);
-	fixture_load(f);
-	g_assert_cmpint(op_generate(f, HUB_CERT_ROLE_CLAIM, HUB_KEY_TYPE_EC_P256), ==, -EACCES);
-	g_assert_nonnull(strstr(f->msg, "pin-file"));
-	g_assert_nonnull(strstr(f->msg, "pin-env"));
-	fixture_unload(f);
-	set_config(f, "pin-file", "pin");
+	hub_test_certstore_set_config(f->cs, "pin-file", NULL);
+	hub_test_certstore_assert_load(f->cs);
+	g_assert_cmpint(hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_CLAIM, HUB_KEY_TYPE_EC_P256), ==, -EACCES);
+	g_assert_nonnull(strstr(f->cs->message, "pin-file"));
+	g_assert_nonnull(strstr(f->cs->message, "pin-env"));
+	hub_test_certstore_unload(f->cs);
+	hub_test_certstore_set_config(f->cs, "pin-file", "pin");
 
 	/* a missing PIN file */
-	set_config(f, "pin-file", "/nonexistent/pin");
-	fixture_load(f);
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_CLAIM, NULL, NULL), ==, -EACCES);
-	g_assert_nonnull(strstr(f->msg, "/nonexistent/pin"));
-	fixture_unload(f);
-	set_config(f, "pin-file", "pin");
+	hub_test_certstore_set_config(f->cs, "pin-file", "/nonexistent/pin");
+	hub_test_certstore_assert_load(f->cs);
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_CLAIM, NULL, NULL), ==, -EACCES);
+	g_assert_nonnull(strstr(f->cs->message, "/nonexistent/pin"));
+	hub_test_certstore_unload(f->cs);
+	hub_test_certstore_set_config(f->cs, "pin-file", "pin");
 
 	/* no token with that label: the message lists the labels found */
-	set_config(f, "token-label", "no-such-token");
-	fixture_load(f);
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -ENODEV);
-	g_assert_nonnull(strstr(f->msg, "'no-such-token'"));
-	g_assert_nonnull(strstr(f->msg, "tokens found: '" TOKEN "'"));
+	hub_test_certstore_set_config(f->cs, "token-label", "no-such-token");
+	hub_test_certstore_assert_load(f->cs);
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -ENODEV);
+	g_assert_nonnull(strstr(f->cs->message, "'no-such-token'"));
+	g_assert_nonnull(strstr(f->cs->message, "tokens found: '" TOKEN "'"));
 	/* ... and finds it once it exists, without a restart */
 	{
 		g_autoptr(GError) error = NULL;
@@ -1094,7 +909,7 @@ static void test_bad_config(Fixture *f, gconstpointer data)
 		g_assert_true(hub_test_softhsm_add_token(f->hsm, "no-such-token", PIN, SO_PIN, &error));
 		g_assert_no_error(error);
 	}
-	g_assert_cmpint(op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -ENOENT);
+	g_assert_cmpint(hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, NULL), ==, -ENOENT);
 	assert_no_pin_leak(f);
 }
 
@@ -1110,16 +925,16 @@ static void test_many_signatures(Fixture *f, gconstpointer data)
 		return;
 	for (gsize i = 0; i < G_N_ELEMENTS(calls); i++)
 		before[i] = spy_count(calls[i]);
-	fixture_load(f);
-	assert_ok(f, op_generate(f, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
-	assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, &key));
-	pub = public_copy(key);
+	hub_test_certstore_assert_load(f->cs);
+	assert_ok(f, hub_test_certstore_generate(f->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256));
+	assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, &key));
+	pub = hub_test_certstore_public_copy(key);
 	for (int i = 0; i < 200; i++)
 		g_assert_true(sign_and_verify(key, pub, 0));
 	for (int i = 0; i < 20; i++) {
 		EVP_PKEY *again = NULL;
 
-		assert_ok(f, op_load(f, HUB_CERT_ROLE_PERMANENT, NULL, &again));
+		assert_ok(f, hub_test_certstore_load_role(f->cs, HUB_CERT_ROLE_PERMANENT, NULL, &again));
 		EVP_PKEY_free(again);
 	}
 	g_assert_cmpuint(spy_count("C_OpenSession") - before[0], ==, 1);
@@ -1131,25 +946,6 @@ static void test_many_signatures(Fixture *f, gconstpointer data)
 }
 
 /* ---- main ---- */
-
-static void stage_plugin(void)
-{
-	const char *builddir = g_getenv("HUB_TOP_BUILDDIR");
-	g_autofree char *src = g_build_filename(builddir ? builddir : ".", "certhandlers", "pkcs11", ".libs",
-						"certstore-pkcs11.so", NULL);
-	g_autoptr(GError) error = NULL;
-	g_autofree char *contents = NULL;
-	gsize len = 0;
-
-	stage_dir = g_dir_make_tmp("hub-pkcs11-stage-XXXXXX", &error);
-	g_assert_no_error(error);
-	plugin_path = g_build_filename(stage_dir, "certstore-pkcs11.so", NULL);
-	g_assert_true(g_file_get_contents(src, &contents, &len, &error));
-	g_assert_no_error(error);
-	g_assert_true(g_file_set_contents(plugin_path, contents, (gssize)len, &error));
-	g_assert_no_error(error);
-	g_assert_cmpint(g_chmod(plugin_path, 0755), ==, 0);
-}
 
 static void test_skipped(void)
 {
@@ -1171,9 +967,10 @@ int main(int argc, char **argv)
 		g_test_add_func("/pkcs11/skipped", test_skipped);
 		return g_test_run();
 	}
-	stage_plugin();
 	/* before any thread exists (g_setenv) and before the spy is first used */
-	spy_log = g_build_filename(stage_dir, "pkcs11-spy.log", NULL);
+	spy_dir = g_dir_make_tmp("hub-pkcs11-spy-XXXXXX", NULL);
+	g_assert_nonnull(spy_dir);
+	spy_log = g_build_filename(spy_dir, "pkcs11-spy.log", NULL);
 	g_setenv("PKCS11SPY", HUB_TEST_SOFTHSM_MODULE, TRUE);
 	g_setenv("PKCS11SPY_OUTPUT", spy_log, TRUE);
 	spy_handle = dlopen(SPY_MODULE, RTLD_NOW | RTLD_LOCAL);
@@ -1193,9 +990,8 @@ int main(int argc, char **argv)
 
 	ret = g_test_run();
 	/* spy_handle stays open: see __lsan_default_suppressions() */
-	rm_rf(stage_dir);
+	hub_test_remove_tree(spy_dir);
 	g_free(spy_log);
-	g_free(stage_dir);
-	g_free(plugin_path);
+	g_free(spy_dir);
 	return ret;
 }

@@ -5,8 +5,9 @@
  * and cannot leave it, certificates that survive a TPM and daemon restart
  * (file and NV storage), erase, an unreachable TPM, and bad configuration.
  *
- * The test talks to the same swtpm through its own ESYS connection to check
- * what the plugin left in the TPM (attributes, handles, NV indices).
+ * hub-test-certstore.h plays the host. The test talks to the same swtpm
+ * through its own ESYS connection to check what the plugin left in the TPM
+ * (attributes, handles, NV indices).
  */
 #include "config.h"
 
@@ -30,8 +31,7 @@
 
 #include <hubd/hub-certstore.h>
 
-#include "hub-plugin-loader.h"
-#include "hub-test-env.h"
+#include "hub-test-certstore.h"
 #include "hub-test-swtpm.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
@@ -45,110 +45,29 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
 #define PERMANENT_NV     0x01500101u
 
 typedef struct {
-	char *tmpdir;
-	char *state_dir;         /* host->state_dir() */
-	HubTestSwtpm *tpm;
-	GHashTable *config;      /* [plugin.tpm2] */
-	GString *log;            /* everything host->log received */
-	struct hub_host host;
-	HubPluginLoader *loader;
-	const struct hub_certstore_ops *ops;
-	void *store;             /* the plugin's user_data */
-	char msg[512];           /* the last op's message */
+	HubTestCertstore *cs; /* the plugin, its host, [plugin.tpm2], log and temp dir */
+	HubTestSwtpm *tpm;    /* NULL without swtpm */
 } Fixture;
-
-/* ---- the host ---- */
-
-static Fixture *fixture_of(struct hub_plugin *plugin)
-{
-	return plugin->host_ctx;
-}
-
-static void host_vlog(struct hub_plugin *plugin, int level, const char *fmt, va_list ap) HUB_PRINTF(3, 0);
-
-static void host_vlog(struct hub_plugin *plugin, int level, const char *fmt, va_list ap)
-{
-	g_autofree char *text = g_strdup_vprintf(fmt, ap);
-
-	g_test_message("host->log(%s, %d): %s", plugin->name, level, text);
-	g_string_append_printf(fixture_of(plugin)->log, "%s\n", text);
-}
-
-static void host_log(struct hub_plugin *plugin, int level, const char *fmt, ...) HUB_PRINTF(3, 4);
-
-static void host_log(struct hub_plugin *plugin, int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	host_vlog(plugin, level, fmt, ap);
-	va_end(ap);
-}
-
-static const char *host_config_get(struct hub_plugin *plugin, const char *key)
-{
-	return g_hash_table_lookup(fixture_of(plugin)->config, key);
-}
-
-static char *host_config_resolve_path(struct hub_plugin *plugin, const char *path)
-{
-	if (g_path_is_absolute(path))
-		return g_strdup(path);
-	return g_build_filename(fixture_of(plugin)->tmpdir, path, NULL);
-}
-
-static const char *host_state_dir(struct hub_plugin *plugin)
-{
-	return fixture_of(plugin)->state_dir;
-}
 
 /* ---- fixture ---- */
 
 static void fixture_set_up(Fixture *fx, gconstpointer data)
 {
-	g_autoptr(GError) error = NULL;
 	g_autofree char *tpm_dir = NULL;
 
-	fx->tmpdir = g_dir_make_tmp("hubd-test-tpm2-XXXXXX", &error);
-	g_assert_no_error(error);
-	fx->state_dir = g_build_filename(fx->tmpdir, "state", NULL);
-	g_assert_cmpint(g_mkdir(fx->state_dir, 0700), ==, 0);
-	fx->config = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	fx->log = g_string_new(NULL);
-	fx->host = (struct hub_host){
-		.struct_size = sizeof(struct hub_host),
-		.abi_major = HUB_PLUGIN_ABI_MAJOR,
-		.abi_minor = HUB_PLUGIN_ABI_MINOR,
-		.log = host_log,
-		.vlog = host_vlog,
-		.config_get = host_config_get,
-		.config_resolve_path = host_config_resolve_path,
-		.state_dir = host_state_dir,
-	};
+	fx->cs = hub_test_certstore_new("certhandlers/tpm2/.libs/certstore-tpm2.so", "tpm2");
 	if (!hub_test_swtpm_available())
 		return;
-	tpm_dir = g_build_filename(fx->tmpdir, "tpm", NULL);
+	tpm_dir = g_build_filename(fx->cs->tmpdir, "tpm", NULL);
 	fx->tpm = hub_test_swtpm_new(tpm_dir);
-	g_hash_table_insert(fx->config, g_strdup("tcti"), g_strdup(hub_test_swtpm_get_tcti(fx->tpm)));
-}
-
-static void plugin_unload(Fixture *fx)
-{
-	g_clear_pointer(&fx->loader, hub_plugin_loader_free);
-	fx->ops = NULL;
-	fx->store = NULL;
+	hub_test_certstore_set_config(fx->cs, "tcti", hub_test_swtpm_get_tcti(fx->tpm));
 }
 
 static void fixture_tear_down(Fixture *fx, gconstpointer data)
 {
-	plugin_unload(fx);
+	hub_test_certstore_unload(fx->cs); /* exit() while the TPM is still there */
 	g_clear_pointer(&fx->tpm, hub_test_swtpm_free);
-	if (!g_getenv("HUB_TEST_KEEP"))
-		hub_test_remove_tree(fx->tmpdir);
-	g_free(fx->tmpdir);
-	g_free(fx->state_dir);
-	g_hash_table_unref(fx->config);
-	g_string_free(fx->log, TRUE);
+	hub_test_certstore_free(fx->cs);
 }
 
 static gboolean skip_without_swtpm(Fixture *fx)
@@ -160,92 +79,13 @@ static gboolean skip_without_swtpm(Fixture *fx)
 	return TRUE;
 }
 
-static void set_config(Fixture *fx, const char *key, const char *value)
-{
-	g_hash_table_insert(fx->config, g_strdup(key), g_strdup(value));
-}
-
-static char *plugin_path(void)
-{
-	const char *builddir = g_getenv("HUB_TOP_BUILDDIR");
-
-	return g_build_filename(builddir ? builddir : ".", "certhandlers", "tpm2", ".libs", "certstore-tpm2.so", NULL);
-}
-
-/* A fresh loader with the current configuration: what a daemon start does. */
-static gboolean plugin_try_load(Fixture *fx, GError **error)
-{
-	g_autofree char *path = plugin_path();
-	HubPlugin *plugin;
-
-	plugin_unload(fx);
-	fx->loader = hub_plugin_loader_new(HUB_PLUGIN_ABI_MAJOR, HUB_PLUGIN_ABI_MINOR, &fx->host, fx);
-	if (!hub_plugin_loader_load_file(fx->loader, path, error))
-		return FALSE;
-	plugin = hub_plugin_loader_find(fx->loader, "tpm2");
-	g_assert_nonnull(plugin);
-	g_assert_cmpuint(plugin->kind, ==, HUB_PLUGIN_KIND_CERTSTORE);
-	g_assert_false(plugin->tainted);
-	fx->ops = plugin->desc->ops;
-	fx->store = plugin->user_data;
-	return TRUE;
-}
-
-static void plugin_load(Fixture *fx)
-{
-	g_autoptr(GError) error = NULL;
-
-	if (!plugin_try_load(fx, &error))
-		g_error("Cannot load the tpm2 plugin (was it built?): %s", error->message);
-}
-
-/* ---- ops, with the message kept in the fixture ---- */
-
-static int op_load(Fixture *fx, uint32_t role, STACK_OF(X509) **chain, EVP_PKEY **key)
-{
-	fx->msg[0] = '\0';
-	return fx->ops->load(fx->store, role, chain, key, fx->msg, sizeof(fx->msg));
-}
-
-static int op_generate(Fixture *fx, uint32_t role, uint32_t type)
-{
-	fx->msg[0] = '\0';
-	return fx->ops->generate_key(fx->store, role, type, fx->msg, sizeof(fx->msg));
-}
-
-static int op_store(Fixture *fx, uint32_t role, STACK_OF(X509) *chain)
-{
-	fx->msg[0] = '\0';
-	return fx->ops->store_certificates(fx->store, role, chain, fx->msg, sizeof(fx->msg));
-}
-
-static int op_erase(Fixture *fx, uint32_t role)
-{
-	fx->msg[0] = '\0';
-	return fx->ops->erase(fx->store, role, fx->msg, sizeof(fx->msg));
-}
-
-static int op_import(Fixture *fx, uint32_t role, EVP_PKEY *key)
-{
-	fx->msg[0] = '\0';
-	return fx->ops->import_key(fx->store, role, key, fx->msg, sizeof(fx->msg));
-}
-
-#define assert_op(fx, expr, expected)                                                       \
-	G_STMT_START                                                                        \
-	{                                                                                   \
-		int r_ = (expr);                                                            \
-		if (r_ != (expected))                                                       \
-			g_error("%s returned %d (%s), expected %d; message: %s", #expr, r_, \
-				r_ < 0 ? g_strerror(-r_) : "ok", (expected), (fx)->msg);    \
-	}                                                                                   \
-	G_STMT_END
+#define assert_op(fx, expr, expected) hub_test_certstore_assert_op((fx)->cs, expr, expected)
 
 static EVP_PKEY *load_key(Fixture *fx, uint32_t role)
 {
 	EVP_PKEY *key = NULL;
 
-	assert_op(fx, op_load(fx, role, NULL, &key), 0);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, role, NULL, &key), 0);
 	g_assert_nonnull(key);
 	return key;
 }
@@ -367,22 +207,6 @@ static TSS2_RC tpm_try_duplicate(Fixture *fx, TPM2_HANDLE handle)
 
 /* ---- OpenSSL helpers ---- */
 
-/* The public half as a plain software key, so verification owes nothing to the plugin. */
-static EVP_PKEY *public_copy(EVP_PKEY *key)
-{
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	EVP_PKEY *pub;
-	int len = i2d_PUBKEY(key, &der);
-
-	g_assert_cmpint(len, >, 0);
-	p = der;
-	pub = d2i_PUBKEY(NULL, &p, len);
-	OPENSSL_free(der);
-	g_assert_nonnull(pub);
-	return pub;
-}
-
 static void configure_pss(EVP_PKEY_CTX *pctx, int saltlen)
 {
 	g_assert_cmpint(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), ==, 1);
@@ -424,7 +248,7 @@ static gboolean try_sign(EVP_PKEY *key, const EVP_MD *md, gboolean pss, const ch
 static gboolean verify(EVP_PKEY *key, const EVP_MD *md, gboolean pss, const char *data, const unsigned char *sig,
 		       size_t sig_len)
 {
-	g_autoptr(EVP_PKEY) pub = public_copy(key);
+	g_autoptr(EVP_PKEY) pub = hub_test_certstore_public_copy(key);
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
 	int ok;
@@ -526,32 +350,32 @@ static void test_capabilities(Fixture *fx, gconstpointer data)
 
 	if (skip_without_swtpm(fx))
 		return;
-	set_config(fx, "certificate-storage", "nv");
-	plugin_load(fx);
+	hub_test_certstore_set_config(fx->cs, "certificate-storage", "nv");
+	hub_test_certstore_assert_load(fx->cs);
 	/* from the configuration alone: no TPM needed */
 	hub_test_swtpm_stop(fx->tpm);
-	g_assert_cmphex(fx->ops->capabilities(fx->store, HUB_CERT_ROLE_CLAIM), ==, key_caps);
-	g_assert_cmphex(fx->ops->capabilities(fx->store, HUB_CERT_ROLE_PERMANENT), ==, key_caps);
-	g_assert_cmphex(fx->ops->capabilities(fx->store, HUB_CERT_ROLE_ROOT_CA), ==, HUB_CERTSTORE_CAP_CERTIFICATES);
-	g_assert_cmphex(fx->ops->capabilities(fx->store, HUB_CERT_ROLE_ATTESTATION), ==, 0);
-	g_assert_cmphex(fx->ops->capabilities(fx->store, 77), ==, 0);
+	g_assert_cmphex(hub_test_certstore_capabilities(fx->cs, HUB_CERT_ROLE_CLAIM), ==, key_caps);
+	g_assert_cmphex(hub_test_certstore_capabilities(fx->cs, HUB_CERT_ROLE_PERMANENT), ==, key_caps);
+	g_assert_cmphex(hub_test_certstore_capabilities(fx->cs, HUB_CERT_ROLE_ROOT_CA), ==, HUB_CERTSTORE_CAP_CERTIFICATES);
+	g_assert_cmphex(hub_test_certstore_capabilities(fx->cs, HUB_CERT_ROLE_ATTESTATION), ==, 0);
+	g_assert_cmphex(hub_test_certstore_capabilities(fx->cs, 77), ==, 0);
 	for (uint32_t role = 0; role < 8; role++)
-		g_assert_false(fx->ops->capabilities(fx->store, role) & HUB_CERTSTORE_CAP_IMPORT_KEY);
+		g_assert_false(hub_test_certstore_capabilities(fx->cs, role) & HUB_CERTSTORE_CAP_IMPORT_KEY);
 
-	g_assert_cmpint(fx->ops->describe(fx->store, HUB_CERT_ROLE_PERMANENT, buf, sizeof(buf)), ==, 0);
+	g_assert_cmpint(hub_test_certstore_describe(fx->cs, HUB_CERT_ROLE_PERMANENT, buf, sizeof(buf)), ==, 0);
 	g_test_message("permanent: %s", buf);
 	g_assert_true(g_str_has_prefix(buf, "TPM 2.0 (tcti swtpm:host=127.0.0.1,port="));
 	g_assert_nonnull(strstr(buf, "key at persistent handle 0x81000101, certificate in NV index 0x01500101"));
-	g_assert_cmpint(fx->ops->describe(fx->store, HUB_CERT_ROLE_CLAIM, buf, sizeof(buf)), ==, 0);
+	g_assert_cmpint(hub_test_certstore_describe(fx->cs, HUB_CERT_ROLE_CLAIM, buf, sizeof(buf)), ==, 0);
 	g_assert_nonnull(strstr(buf, "key at persistent handle 0x81000100, certificate in NV index 0x01500100"));
-	g_assert_cmpint(fx->ops->describe(fx->store, HUB_CERT_ROLE_ROOT_CA, buf, sizeof(buf)), ==, 0);
+	g_assert_cmpint(hub_test_certstore_describe(fx->cs, HUB_CERT_ROLE_ROOT_CA, buf, sizeof(buf)), ==, 0);
 	g_assert_true(g_str_has_suffix(buf, "/state/root-ca.pem"));
-	g_assert_cmpint(fx->ops->describe(fx->store, HUB_CERT_ROLE_ATTESTATION, buf, sizeof(buf)), ==, -ENOTSUP);
+	g_assert_cmpint(hub_test_certstore_describe(fx->cs, HUB_CERT_ROLE_ATTESTATION, buf, sizeof(buf)), ==, -ENOTSUP);
 
 	/* defaults: file storage, production TCTI */
-	g_hash_table_remove_all(fx->config);
-	plugin_load(fx);
-	g_assert_cmpint(fx->ops->describe(fx->store, HUB_CERT_ROLE_PERMANENT, buf, sizeof(buf)), ==, 0);
+	hub_test_certstore_clear_config(fx->cs);
+	hub_test_certstore_assert_load(fx->cs);
+	g_assert_cmpint(hub_test_certstore_describe(fx->cs, HUB_CERT_ROLE_PERMANENT, buf, sizeof(buf)), ==, 0);
 	g_test_message("permanent (defaults): %s", buf);
 	g_assert_true(g_str_has_prefix(buf, "TPM 2.0 (tcti device:/dev/tpmrm0), key at persistent handle 0x81000101, "
 					    "certificates in "));
@@ -565,15 +389,15 @@ static void test_load_empty(Fixture *fx, gconstpointer data)
 
 	if (skip_without_swtpm(fx))
 		return;
-	plugin_load(fx);
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_CLAIM, &chain, &key), -ENOENT);
-	g_assert_nonnull(strstr(fx->msg, "no key at persistent handle 0x81000100"));
+	hub_test_certstore_assert_load(fx->cs);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_CLAIM, &chain, &key), -ENOENT);
+	g_assert_nonnull(strstr(fx->cs->message, "no key at persistent handle 0x81000100"));
 	g_assert_null(chain);
 	g_assert_null(key);
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_PERMANENT, &chain, &key), -ENOENT);
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_PERMANENT, NULL, NULL), -ENOENT);
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_ROOT_CA, &chain, &key), -ENOENT);
-	assert_op(fx, op_load(fx, 42, &chain, &key), -EINVAL);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_PERMANENT, &chain, &key), -ENOENT);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_PERMANENT, NULL, NULL), -ENOENT);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_ROOT_CA, &chain, &key), -ENOENT);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, 42, &chain, &key), -EINVAL);
 	assert_no_transient_objects(fx);
 }
 
@@ -591,19 +415,19 @@ static void test_generate_ec(Fixture *fx, gconstpointer data)
 
 	if (skip_without_swtpm(fx))
 		return;
-	plugin_load(fx);
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
+	hub_test_certstore_assert_load(fx->cs);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
 	assert_no_transient_objects(fx);
 	g_assert_true(tpm_has_handle(fx, PERMANENT_HANDLE));
 	g_assert_false(tpm_has_handle(fx, CLAIM_HANDLE));
 
 	/* a key and no certificate yet */
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_PERMANENT, &chain, &key), 0);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_PERMANENT, &chain, &key), 0);
 	g_assert_null(chain);
 	g_assert_nonnull(key);
 	g_assert_cmpint(EVP_PKEY_get_base_id(key), ==, EVP_PKEY_EC);
 	g_assert_cmpint(EVP_PKEY_get_bits(key), ==, 256);
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_CLAIM, NULL, NULL), -ENOENT);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_CLAIM, NULL, NULL), -ENOENT);
 
 	/* TLS may ask for any of these; each must verify as a normal ECDSA signature */
 	assert_signs(key, EVP_sha256(), FALSE, "hello from the TPM");
@@ -635,7 +459,7 @@ static void test_generate_ec(Fixture *fx, gconstpointer data)
 
 	/* a new key replaces it; the old EVP_PKEY fails cleanly instead of signing with the new key */
 	old_key = g_steal_pointer(&key);
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
 	g_assert_false(try_sign(old_key, EVP_sha256(), FALSE, "stale", &sig, &sig_len));
 	key = load_key(fx, HUB_CERT_ROLE_PERMANENT);
 	g_assert_cmpint(EVP_PKEY_eq(key, old_key), !=, 1);
@@ -650,8 +474,8 @@ static void test_generate_rsa(Fixture *fx, gconstpointer data)
 
 	if (skip_without_swtpm(fx))
 		return;
-	plugin_load(fx);
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_CLAIM, HUB_KEY_TYPE_RSA_2048), 0);
+	hub_test_certstore_assert_load(fx->cs);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_CLAIM, HUB_KEY_TYPE_RSA_2048), 0);
 	assert_no_transient_objects(fx);
 	key = load_key(fx, HUB_CERT_ROLE_CLAIM);
 	g_assert_cmpint(EVP_PKEY_get_base_id(key), ==, EVP_PKEY_RSA);
@@ -668,7 +492,7 @@ static void test_generate_rsa(Fixture *fx, gconstpointer data)
 	g_assert_true(public->publicArea.objectAttributes & TPMA_OBJECT_FIXEDTPM);
 	g_assert_true(public->publicArea.objectAttributes & TPMA_OBJECT_FIXEDPARENT);
 	g_assert_true(public->publicArea.objectAttributes & TPMA_OBJECT_SENSITIVEDATAORIGIN);
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_CLAIM, 99), -EINVAL);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_CLAIM, 99), -EINVAL);
 	assert_no_transient_objects(fx);
 }
 
@@ -682,26 +506,26 @@ static void check_store_survives_restart(Fixture *fx, gsize padding)
 	STACK_OF(X509) *roots = NULL;
 	X509 *leaf, *intermediate;
 
-	plugin_load(fx);
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
+	hub_test_certstore_assert_load(fx->cs);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
 	key = load_key(fx, HUB_CERT_ROLE_PERMANENT);
 	leaf = make_certificate(key, "hub-tpm2-test", padding);
 	intermediate = make_software_certificate("hub test intermediate");
 	g_test_message("leaf certificate: %d bytes DER", cert_der_len(leaf));
 	chain = chain_of(leaf, intermediate);
-	assert_op(fx, op_store(fx, HUB_CERT_ROLE_PERMANENT, chain), 0);
+	assert_op(fx, hub_test_certstore_store(fx->cs, HUB_CERT_ROLE_PERMANENT, chain), 0);
 	roots = chain_of(X509_dup(intermediate), NULL);
-	assert_op(fx, op_store(fx, HUB_CERT_ROLE_ROOT_CA, roots), 0);
+	assert_op(fx, hub_test_certstore_store(fx->cs, HUB_CERT_ROLE_ROOT_CA, roots), 0);
 	chain_free(roots);
 	assert_no_transient_objects(fx);
 
 	/* the daemon stops (keys freed first), the TPM reboots, the daemon starts */
 	g_clear_pointer(&key, EVP_PKEY_free);
-	plugin_unload(fx);
+	hub_test_certstore_unload(fx->cs);
 	hub_test_swtpm_restart(fx->tpm);
-	plugin_load(fx);
+	hub_test_certstore_assert_load(fx->cs);
 
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_PERMANENT, &loaded, &key), 0);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_PERMANENT, &loaded, &key), 0);
 	g_assert_cmpint(sk_X509_num(loaded), ==, 2);
 	assert_same_certificate(sk_X509_value(loaded, 0), leaf);
 	assert_same_certificate(sk_X509_value(loaded, 1), intermediate);
@@ -709,7 +533,7 @@ static void check_store_survives_restart(Fixture *fx, gsize padding)
 	assert_signs(key, EVP_sha256(), FALSE, "after the restart");
 	chain_free(loaded);
 
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_ROOT_CA, &loaded, NULL), 0);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_ROOT_CA, &loaded, NULL), 0);
 	g_assert_cmpint(sk_X509_num(loaded), ==, 1);
 	assert_same_certificate(sk_X509_value(loaded, 0), intermediate);
 	chain_free(loaded);
@@ -724,7 +548,7 @@ static void test_store_file(Fixture *fx, gconstpointer data)
 	if (skip_without_swtpm(fx))
 		return;
 	check_store_survives_restart(fx, 0);
-	file = g_build_filename(fx->state_dir, "permanent.pem", NULL);
+	file = g_build_filename(fx->cs->state_dir, "permanent.pem", NULL);
 	g_assert_true(g_file_test(file, G_FILE_TEST_IS_REGULAR));
 	g_assert_false(tpm_has_handle(fx, PERMANENT_NV));
 }
@@ -744,21 +568,21 @@ static void test_store_nv(Fixture *fx, gconstpointer data)
 	index_max = tpm_property(fx, TPM2_PT_NV_INDEX_MAX);
 	g_test_message("NV: buffer max %u, index max %u", buffer_max, index_max);
 	g_assert_cmpuint(index_max, >, buffer_max + 200);
-	set_config(fx, "certificate-storage", "nv");
+	hub_test_certstore_set_config(fx->cs, "certificate-storage", "nv");
 	/* a leaf larger than one NV write, so it goes in chunks */
 	check_store_survives_restart(fx, buffer_max + 100);
 	g_assert_true(tpm_has_handle(fx, PERMANENT_NV));
-	file = g_build_filename(fx->state_dir, "permanent.pem", NULL);
-	chain_file = g_build_filename(fx->state_dir, "permanent-chain.pem", NULL);
+	file = g_build_filename(fx->cs->state_dir, "permanent.pem", NULL);
+	chain_file = g_build_filename(fx->cs->state_dir, "permanent-chain.pem", NULL);
 	g_assert_false(g_file_test(file, G_FILE_TEST_EXISTS));
 	g_assert_true(g_file_test(chain_file, G_FILE_TEST_IS_REGULAR));
 
 	/* a leaf alone replaces the index and drops the intermediates' file */
 	key = load_key(fx, HUB_CERT_ROLE_PERMANENT);
 	chain = chain_of(make_certificate(key, "smaller", 0), NULL);
-	assert_op(fx, op_store(fx, HUB_CERT_ROLE_PERMANENT, chain), 0);
+	assert_op(fx, hub_test_certstore_store(fx->cs, HUB_CERT_ROLE_PERMANENT, chain), 0);
 	g_assert_false(g_file_test(chain_file, G_FILE_TEST_EXISTS));
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_PERMANENT, &loaded, NULL), 0);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_PERMANENT, &loaded, NULL), 0);
 	g_assert_cmpint(sk_X509_num(loaded), ==, 1);
 	assert_same_certificate(sk_X509_value(loaded, 0), sk_X509_value(chain, 0));
 	chain_free(loaded);
@@ -766,14 +590,14 @@ static void test_store_nv(Fixture *fx, gconstpointer data)
 
 	/* too large for any NV index of this TPM: refused, with the way out */
 	chain = chain_of(make_certificate(key, "huge", index_max + 100), NULL);
-	assert_op(fx, op_store(fx, HUB_CERT_ROLE_PERMANENT, chain), -ENOSPC);
-	g_assert_nonnull(strstr(fx->msg, "certificate-storage=file"));
+	assert_op(fx, hub_test_certstore_store(fx->cs, HUB_CERT_ROLE_PERMANENT, chain), -ENOSPC);
+	g_assert_nonnull(strstr(fx->cs->message, "certificate-storage=file"));
 	chain_free(chain);
 
 	/* a new key deletes the certificate that certified the old one */
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
 	g_assert_false(tpm_has_handle(fx, PERMANENT_NV));
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_PERMANENT, &loaded, NULL), 0);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_PERMANENT, &loaded, NULL), 0);
 	g_assert_null(loaded);
 	assert_no_transient_objects(fx);
 }
@@ -786,30 +610,30 @@ static void test_import_and_attestation(Fixture *fx, gconstpointer data)
 
 	if (skip_without_swtpm(fx))
 		return;
-	plugin_load(fx);
-	assert_op(fx, op_import(fx, HUB_CERT_ROLE_PERMANENT, software), -ENOTSUP);
-	g_assert_cmpstr(fx->msg, ==,
+	hub_test_certstore_assert_load(fx->cs);
+	assert_op(fx, hub_test_certstore_import(fx->cs, HUB_CERT_ROLE_PERMANENT, software), -ENOTSUP);
+	g_assert_cmpstr(fx->cs->message, ==,
 			"the TPM store only holds keys generated inside the TPM; generate a key and use a CSR "
 			"(CreateCertificateFromCsr)");
-	assert_op(fx, op_import(fx, HUB_CERT_ROLE_CLAIM, software), -ENOTSUP);
-	assert_op(fx, op_import(fx, HUB_CERT_ROLE_ROOT_CA, software), -ENOTSUP);
+	assert_op(fx, hub_test_certstore_import(fx->cs, HUB_CERT_ROLE_CLAIM, software), -ENOTSUP);
+	assert_op(fx, hub_test_certstore_import(fx->cs, HUB_CERT_ROLE_ROOT_CA, software), -ENOTSUP);
 	g_assert_false(tpm_has_handle(fx, PERMANENT_HANDLE));
 
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_ATTESTATION, &chain, &key), -ENOTSUP);
-	g_assert_nonnull(strstr(fx->msg, "attestation"));
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_ATTESTATION, HUB_KEY_TYPE_EC_P256), -ENOTSUP);
-	assert_op(fx, op_import(fx, HUB_CERT_ROLE_ATTESTATION, software), -ENOTSUP);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_ATTESTATION, &chain, &key), -ENOTSUP);
+	g_assert_nonnull(strstr(fx->cs->message, "attestation"));
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_ATTESTATION, HUB_KEY_TYPE_EC_P256), -ENOTSUP);
+	assert_op(fx, hub_test_certstore_import(fx->cs, HUB_CERT_ROLE_ATTESTATION, software), -ENOTSUP);
 	chain = chain_of(make_software_certificate("attestation"), NULL);
-	assert_op(fx, op_store(fx, HUB_CERT_ROLE_ATTESTATION, chain), -ENOTSUP);
+	assert_op(fx, hub_test_certstore_store(fx->cs, HUB_CERT_ROLE_ATTESTATION, chain), -ENOTSUP);
 	chain_free(chain);
-	assert_op(fx, op_erase(fx, HUB_CERT_ROLE_ATTESTATION), -ENOTSUP);
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_ROOT_CA, HUB_KEY_TYPE_EC_P256), -ENOTSUP);
+	assert_op(fx, hub_test_certstore_erase(fx->cs, HUB_CERT_ROLE_ATTESTATION), -ENOTSUP);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_ROOT_CA, HUB_KEY_TYPE_EC_P256), -ENOTSUP);
 }
 
 static void test_erase(Fixture *fx, gconstpointer data)
 {
 	g_autoptr(EVP_PKEY) key = NULL;
-	g_autofree char *chain_file = g_build_filename(fx->state_dir, "claim-chain.pem", NULL);
+	g_autofree char *chain_file = g_build_filename(fx->cs->state_dir, "claim-chain.pem", NULL);
 	g_autofree unsigned char *sig = NULL;
 	STACK_OF(X509) *chain = NULL;
 	STACK_OF(X509) *loaded = NULL;
@@ -817,29 +641,29 @@ static void test_erase(Fixture *fx, gconstpointer data)
 
 	if (skip_without_swtpm(fx))
 		return;
-	set_config(fx, "certificate-storage", "nv");
-	plugin_load(fx);
-	assert_op(fx, op_erase(fx, HUB_CERT_ROLE_CLAIM), 0); /* nothing there yet */
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_CLAIM, HUB_KEY_TYPE_EC_P256), 0);
+	hub_test_certstore_set_config(fx->cs, "certificate-storage", "nv");
+	hub_test_certstore_assert_load(fx->cs);
+	assert_op(fx, hub_test_certstore_erase(fx->cs, HUB_CERT_ROLE_CLAIM), 0); /* nothing there yet */
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_CLAIM, HUB_KEY_TYPE_EC_P256), 0);
 	key = load_key(fx, HUB_CERT_ROLE_CLAIM);
 	chain = chain_of(make_certificate(key, "claim", 0), make_software_certificate("intermediate"));
-	assert_op(fx, op_store(fx, HUB_CERT_ROLE_CLAIM, chain), 0);
-	assert_op(fx, op_store(fx, HUB_CERT_ROLE_ROOT_CA, chain), 0);
+	assert_op(fx, hub_test_certstore_store(fx->cs, HUB_CERT_ROLE_CLAIM, chain), 0);
+	assert_op(fx, hub_test_certstore_store(fx->cs, HUB_CERT_ROLE_ROOT_CA, chain), 0);
 	g_assert_true(tpm_has_handle(fx, CLAIM_HANDLE));
 	g_assert_true(tpm_has_handle(fx, CLAIM_NV));
 	g_assert_true(g_file_test(chain_file, G_FILE_TEST_EXISTS));
 
-	assert_op(fx, op_erase(fx, HUB_CERT_ROLE_CLAIM), 0);
+	assert_op(fx, hub_test_certstore_erase(fx->cs, HUB_CERT_ROLE_CLAIM), 0);
 	g_assert_false(tpm_has_handle(fx, CLAIM_HANDLE));
 	g_assert_false(tpm_has_handle(fx, CLAIM_NV));
 	g_assert_false(g_file_test(chain_file, G_FILE_TEST_EXISTS));
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_CLAIM, &loaded, NULL), -ENOENT);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_CLAIM, &loaded, NULL), -ENOENT);
 	g_assert_false(try_sign(key, EVP_sha256(), FALSE, "erased", &sig, &sig_len));
-	assert_op(fx, op_erase(fx, HUB_CERT_ROLE_CLAIM), 0);
+	assert_op(fx, hub_test_certstore_erase(fx->cs, HUB_CERT_ROLE_CLAIM), 0);
 
-	assert_op(fx, op_erase(fx, HUB_CERT_ROLE_ROOT_CA), 0);
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_ROOT_CA, &loaded, NULL), -ENOENT);
-	assert_op(fx, op_erase(fx, HUB_CERT_ROLE_ROOT_CA), 0);
+	assert_op(fx, hub_test_certstore_erase(fx->cs, HUB_CERT_ROLE_ROOT_CA), 0);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_ROOT_CA, &loaded, NULL), -ENOENT);
+	assert_op(fx, hub_test_certstore_erase(fx->cs, HUB_CERT_ROLE_ROOT_CA), 0);
 	chain_free(chain);
 	assert_no_transient_objects(fx);
 }
@@ -861,8 +685,8 @@ static void assert_unreachable(Fixture *fx, const char *tcti)
 {
 	g_autofree char *prefix = g_strdup_printf("cannot reach the TPM through TCTI '%s': ", tcti);
 
-	if (!g_str_has_prefix(fx->msg, prefix))
-		g_error("unexpected message: %s", fx->msg);
+	if (!g_str_has_prefix(fx->cs->message, prefix))
+		g_error("unexpected message: %s", fx->cs->message);
 }
 
 static void test_unreachable_tcti(Fixture *fx, gconstpointer data)
@@ -874,24 +698,24 @@ static void test_unreachable_tcti(Fixture *fx, gconstpointer data)
 
 	if (skip_without_swtpm(fx))
 		return;
-	set_config(fx, "tcti", tcti);
-	plugin_load(fx); /* init() does not touch the TPM */
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_PERMANENT, &chain, &key), -ENODEV);
-	g_test_message("load: %s", fx->msg);
+	hub_test_certstore_set_config(fx->cs, "tcti", tcti);
+	hub_test_certstore_assert_load(fx->cs); /* init() does not touch the TPM */
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_PERMANENT, &chain, &key), -ENODEV);
+	g_test_message("load: %s", fx->cs->message);
 	assert_unreachable(fx, tcti);
 	g_assert_null(chain);
 	g_assert_null(key);
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), -ENODEV);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), -ENODEV);
 	assert_unreachable(fx, tcti);
-	assert_op(fx, op_erase(fx, HUB_CERT_ROLE_CLAIM), -ENODEV);
+	assert_op(fx, hub_test_certstore_erase(fx->cs, HUB_CERT_ROLE_CLAIM), -ENODEV);
 	assert_unreachable(fx, tcti);
-	g_assert_cmpint(fx->ops->describe(fx->store, HUB_CERT_ROLE_PERMANENT, buf, sizeof(buf)), ==, 0);
+	g_assert_cmpint(hub_test_certstore_describe(fx->cs, HUB_CERT_ROLE_PERMANENT, buf, sizeof(buf)), ==, 0);
 
 	/* a device node that is not there */
-	set_config(fx, "tcti", "device:/nonexistent/tpmrm0");
-	plugin_load(fx);
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_CLAIM, NULL, &key), -ENODEV);
-	g_test_message("load: %s", fx->msg);
+	hub_test_certstore_set_config(fx->cs, "tcti", "device:/nonexistent/tpmrm0");
+	hub_test_certstore_assert_load(fx->cs);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_CLAIM, NULL, &key), -ENODEV);
+	g_test_message("load: %s", fx->cs->message);
 	assert_unreachable(fx, "device:/nonexistent/tpmrm0");
 }
 
@@ -904,18 +728,18 @@ static void test_tpm_comes_back(Fixture *fx, gconstpointer data)
 
 	if (skip_without_swtpm(fx))
 		return;
-	plugin_load(fx);
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
+	hub_test_certstore_assert_load(fx->cs);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
 	key = load_key(fx, HUB_CERT_ROLE_PERMANENT);
 	assert_signs(key, EVP_sha256(), FALSE, "before");
 
 	hub_test_swtpm_stop(fx->tpm);
-	assert_op(fx, op_load(fx, HUB_CERT_ROLE_PERMANENT, NULL, &again), -ENODEV);
+	assert_op(fx, hub_test_certstore_load_role(fx->cs, HUB_CERT_ROLE_PERMANENT, NULL, &again), -ENODEV);
 	assert_unreachable(fx, hub_test_swtpm_get_tcti(fx->tpm));
 	g_assert_null(again);
 	/* a key already handed out fails cleanly too */
 	g_assert_false(try_sign(key, EVP_sha256(), FALSE, "while away", &sig, &sig_len));
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), -ENODEV);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), -ENODEV);
 
 	/* same plugin instance, same keys: the next op reconnects */
 	hub_test_swtpm_start(fx->tpm);
@@ -933,8 +757,8 @@ static void test_many_signatures(Fixture *fx, gconstpointer data)
 
 	if (skip_without_swtpm(fx))
 		return;
-	plugin_load(fx);
-	assert_op(fx, op_generate(fx, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
+	hub_test_certstore_assert_load(fx->cs);
+	assert_op(fx, hub_test_certstore_generate(fx->cs, HUB_CERT_ROLE_PERMANENT, HUB_KEY_TYPE_EC_P256), 0);
 	key = load_key(fx, HUB_CERT_ROLE_PERMANENT);
 	start = g_get_monotonic_time();
 	for (guint i = 0; i < 50; i++) {
@@ -974,28 +798,28 @@ static void test_bad_config(Fixture *fx, gconstpointer data)
 		GPtrArray *refusals;
 		HubPluginRefusal *refusal;
 
-		g_hash_table_remove_all(fx->config);
-		set_config(fx, "certificate-storage", "nv");
-		set_config(fx, bad[i].key, bad[i].value);
-		g_string_truncate(fx->log, 0);
-		g_assert_false(plugin_try_load(fx, &error));
-		g_test_message("%s=\"%s\": %s; logged: %s", bad[i].key, bad[i].value, error->message, fx->log->str);
-		refusals = hub_plugin_loader_get_refusals(fx->loader);
+		hub_test_certstore_clear_config(fx->cs);
+		hub_test_certstore_set_config(fx->cs, "certificate-storage", "nv");
+		hub_test_certstore_set_config(fx->cs, bad[i].key, bad[i].value);
+		g_string_truncate(fx->cs->log, 0);
+		g_assert_false(hub_test_certstore_load(fx->cs, &error));
+		g_test_message("%s=\"%s\": %s; logged: %s", bad[i].key, bad[i].value, error->message, fx->cs->log->str);
+		refusals = hub_plugin_loader_get_refusals(fx->cs->loader);
 		g_assert_cmpuint(refusals->len, ==, 1);
 		refusal = g_ptr_array_index(refusals, 0);
 		g_assert_cmpstr(refusal->name, ==, "tpm2");
 		g_assert_cmpstr(refusal->reason, ==, "init failed: Invalid argument");
-		g_assert_nonnull(strstr(fx->log->str, bad[i].key));
-		g_assert_nonnull(strstr(fx->log->str, "[plugin.tpm2]"));
+		g_assert_nonnull(strstr(fx->cs->log->str, bad[i].key));
+		g_assert_nonnull(strstr(fx->cs->log->str, "[plugin.tpm2]"));
 	}
 
 	/* the forms that are fine */
-	g_hash_table_remove_all(fx->config);
-	set_config(fx, "claim-handle", "81000200");
-	set_config(fx, "permanent-handle", "0X81FFFFFF");
-	set_config(fx, "claim-nv-index", "0x01000000");
-	set_config(fx, "certificate-storage", "file");
-	plugin_load(fx);
+	hub_test_certstore_clear_config(fx->cs);
+	hub_test_certstore_set_config(fx->cs, "claim-handle", "81000200");
+	hub_test_certstore_set_config(fx->cs, "permanent-handle", "0X81FFFFFF");
+	hub_test_certstore_set_config(fx->cs, "claim-nv-index", "0x01000000");
+	hub_test_certstore_set_config(fx->cs, "certificate-storage", "file");
+	hub_test_certstore_assert_load(fx->cs);
 }
 
 int main(int argc, char **argv)
