@@ -266,7 +266,11 @@ void hub_cert_manager_log_status(HubCertManager *manager)
 			until = g_date_time_new_from_unix_utc(status->not_after);
 			until_text = g_date_time_format_iso8601(until);
 		}
-		if (status->error)
+		if (status->error && !manager->config->cert_stores_configured &&
+		    !hub_plugin_loader_find(manager->loader, status->store))
+			/* Nothing asked for certificates: a hub without a cloud. */
+			g_info("Certificate role %s: no certificate store loaded", role_names[role]);
+		else if (status->error)
 			g_warning("Certificate role %s: %s", role_names[role], status->error);
 		else if (status->key_mismatch)
 			g_warning("Certificate role %s (store %s): the certificate %s does not match the key", role_names[role],

@@ -35,6 +35,7 @@ static gboolean read_certificates(HubConfig *config, GError **error)
 		config->cert_stores[role] = g_strdup("file");
 	if (!config->keyfile || !g_key_file_has_group(config->keyfile, "certificates"))
 		return TRUE;
+	config->cert_stores_configured = TRUE;
 	keys = g_key_file_get_keys(config->keyfile, "certificates", NULL, NULL);
 	for (guint i = 0; keys && keys[i]; i++) {
 		g_autofree char *value = g_key_file_get_string(config->keyfile, "certificates", keys[i], NULL);

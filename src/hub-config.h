@@ -35,6 +35,7 @@ typedef struct {
 	guint command_timeout_ms;
 	char *serial_number;
 	char *cert_stores[5];  /* by HUB_CERT_ROLE_*: store plugin name, NULL = none */
+	gboolean cert_stores_configured; /* [certificates] present (else the defaults) */
 } HubConfig;
 
 /* Loads @path (NULL: defaults only). HUB_ERROR_INVALID_ARGUMENT with the
