@@ -15,6 +15,11 @@
  * escaped newlines, certificate/key match) and turns store errors into
  * GErrors that name the role and the store. Keys it hands out may live in
  * hardware; they must be freed before the plugins are unloaded.
+ *
+ * The OpenSSL work happens in the hubd-certs.so module (hub-cert-engine.c),
+ * loaded with the first operation on a role whose store is loaded; a hub
+ * with no certificate store never maps libcrypto. $HUBD_CERTS_MODULE names
+ * another module file (tests, uninstalled trees).
  */
 #pragma once
 
@@ -29,8 +34,14 @@
 
 #define HUB_CERT_ROLE_COUNT 4 /* claim, permanent, root-ca, attestation */
 
-/* "claim", "permanent", "root-ca", "attestation"; NULL for an unknown role. */
-const char *hub_cert_role_to_string(guint32 role);
+/* "claim", "permanent", "root-ca", "attestation"; NULL for an unknown role.
+ * Inline: hubd and the hubd-certs.so module both name roles. */
+static inline const char *hub_cert_role_to_string(guint32 role)
+{
+	static const char *const names[] = { NULL, "claim", "permanent", "root-ca", "attestation" };
+
+	return role >= 1 && role <= HUB_CERT_ROLE_COUNT ? names[role] : NULL;
+}
 /* Accepts those names (and "root_ca", "rootca"); FALSE for others. */
 gboolean hub_cert_role_from_string(const char *name, guint32 *role);
 /* "ec-p256" / "rsa-2048" (empty: ec-p256). */

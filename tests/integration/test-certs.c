@@ -531,6 +531,30 @@ static void test_import_profile(void)
 	fixture_free(f);
 }
 
+/* hubd without its certificate module: a clear error, nothing else breaks. */
+static void test_engine_missing(void)
+{
+	Fixture *f = fixture_new("file");
+	g_autofree char *module = g_strdup(g_getenv("HUBD_CERTS_MODULE"));
+	g_autoptr(JsonObject) status = NULL;
+	g_autofree char *err = NULL;
+
+	g_setenv("HUBD_CERTS_MODULE", "/nonexistent/hubd-certs.so", TRUE);
+	hub_test_env_start_hubd(f->env);
+	if (module)
+		g_setenv("HUBD_CERTS_MODULE", module, TRUE);
+	else
+		g_unsetenv("HUBD_CERTS_MODULE");
+	status = cert_status(f, "permanent");
+	g_assert_cmpstr(member(status, "state"), ==, "error");
+	g_assert_nonnull(strstr(member(status, "error"), "/nonexistent/hubd-certs.so"));
+	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "generate", "permanent", NULL), ==, 1);
+	g_assert_nonnull(strstr(err, "certificate module"));
+	assert_still_serving(f);
+	hub_test_env_stop_hubd(f->env);
+	fixture_free(f);
+}
+
 /* Wrong PIN, missing module, missing token: clear errors, hubd serves on,
  * and a corrected PIN works without a restart. */
 static void test_pkcs11_bad_input(void)
@@ -643,6 +667,7 @@ int main(int argc, char **argv)
 	g_test_add_data_func("/certs/file/rsa-2048", "file", test_rsa_key);
 	g_test_add_func("/certs/file/bad-input", test_file_bad_input);
 	g_test_add_func("/certs/file/import-provisioning-profile", test_import_profile);
+	g_test_add_func("/certs/engine-missing", test_engine_missing);
 	g_test_add_data_func("/certs/pkcs11/identity-mtls-restart", "pkcs11", test_identity);
 	g_test_add_data_func("/certs/pkcs11/rsa-2048", "pkcs11", test_rsa_key);
 	g_test_add_func("/certs/pkcs11/bad-input", test_pkcs11_bad_input);
