@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hub-cert-engine.c - the OpenSSL half of the certificate manager, built as
- * a module (hubd-certs.so) that hubd loads with the first certificate
+ * a module (hubd-cloud.so) that hubd loads with the first certificate
  * operation. A hub that uses no certificates never maps libcrypto/libssl
  * (about 1.7 MB of resident memory); see hub-cert-manager.c.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hub-cert-engine.h - the table between hub-cert-manager.c (in hubd, no
- * OpenSSL) and hub-cert-engine.c (the hubd-certs.so module, all of the
+ * OpenSSL) and hub-cert-engine.c (the hubd-cloud.so module, all of the
  * OpenSSL work). Private to hubd: both sides are built from this tree, so the
  * table has no versioning beyond its size.
  *

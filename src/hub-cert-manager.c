@@ -2,7 +2,7 @@
 /*
  * hub-cert-manager.c - roles to stores, in hubd itself and free of OpenSSL.
  * Everything that parses, signs or builds TLS contexts is in the
- * hubd-certs.so module (hub-cert-engine.c), loaded with the first operation
+ * hubd-cloud.so module (hub-cert-engine.c), loaded with the first operation
  * on a role whose store is loaded. A hub without certificate stores (the
  * embedded default) never maps libcrypto/libssl.
  */
@@ -19,7 +19,7 @@
 struct _HubCertManager {
 	HubConfig *config;
 	HubPluginLoader *loader;
-	void *module;                /* dlopen() handle of hubd-certs.so */
+	void *module;                /* dlopen() handle of hubd-cloud.so */
 	const HubCertEngine *engine; /* NULL until loaded */
 };
 
@@ -104,12 +104,12 @@ void hub_cert_manager_free(HubCertManager *manager)
 	g_free(manager);
 }
 
-/* $HUBD_CERTS_MODULE (tests, an uninstalled tree) or the installed module.
+/* $HUBD_CLOUD_MODULE (tests, an uninstalled tree) or the installed module.
  * Like a plugin, it must be a regular file owned by root or the daemon's
  * user and not writable by group or other. */
 static const HubCertEngine *engine(HubCertManager *manager, GError **error)
 {
-	const char *path = g_getenv("HUBD_CERTS_MODULE");
+	const char *path = g_getenv("HUBD_CLOUD_MODULE");
 	HubCertEngineQueryFunc query;
 	struct stat st;
 	void *sym;
@@ -117,24 +117,24 @@ static const HubCertEngine *engine(HubCertManager *manager, GError **error)
 	if (manager->engine)
 		return manager->engine;
 	if (!path || !*path)
-		path = HUB_CERTS_MODULE;
+		path = HUB_CLOUD_MODULE;
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
 	    (st.st_mode & 022)) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE,
-			    "the certificate module %s is missing or not safe to load (owner, mode)", path);
+			    "the cloud module %s is missing or not safe to load (owner, mode)", path);
 		return NULL;
 	}
 	manager->module = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	sym = manager->module ? dlsym(manager->module, HUB_CERT_ENGINE_QUERY_SYMBOL) : NULL;
 	if (!sym) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "cannot load the certificate module %s: %s", path,
+		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "cannot load the cloud module %s: %s", path,
 			    dlerror());
 		return NULL;
 	}
 	/* POSIX guarantees that a data pointer from dlsym() converts to a function pointer. */
 	query = (HubCertEngineQueryFunc)(uintptr_t)sym;
 	if (!query() || query()->size < sizeof(HubCertEngine)) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the certificate module %s does not match hubd", path);
+		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the cloud module %s does not match hubd", path);
 		return NULL;
 	}
 	manager->engine = query();

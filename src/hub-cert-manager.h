@@ -16,9 +16,9 @@
  * GErrors that name the role and the store. Keys it hands out may live in
  * hardware; they must be freed before the plugins are unloaded.
  *
- * The OpenSSL work happens in the hubd-certs.so module (hub-cert-engine.c),
+ * The OpenSSL work happens in the hubd-cloud.so module (hub-cert-engine.c),
  * loaded with the first operation on a role whose store is loaded; a hub
- * with no certificate store never maps libcrypto. $HUBD_CERTS_MODULE names
+ * with no certificate store never maps libcrypto. $HUBD_CLOUD_MODULE names
  * another module file (tests, uninstalled trees).
  */
 #pragma once
@@ -35,7 +35,7 @@
 #define HUB_CERT_ROLE_COUNT 4 /* claim, permanent, root-ca, attestation */
 
 /* "claim", "permanent", "root-ca", "attestation"; NULL for an unknown role.
- * Inline: hubd and the hubd-certs.so module both name roles. */
+ * Inline: hubd and the hubd-cloud.so module both name roles. */
 static inline const char *hub_cert_role_to_string(guint32 role)
 {
 	static const char *const names[] = { NULL, "claim", "permanent", "root-ca", "attestation" };

@@ -535,21 +535,21 @@ static void test_import_profile(void)
 static void test_engine_missing(void)
 {
 	Fixture *f = fixture_new("file");
-	g_autofree char *module = g_strdup(g_getenv("HUBD_CERTS_MODULE"));
+	g_autofree char *module = g_strdup(g_getenv("HUBD_CLOUD_MODULE"));
 	g_autoptr(JsonObject) status = NULL;
 	g_autofree char *err = NULL;
 
-	g_setenv("HUBD_CERTS_MODULE", "/nonexistent/hubd-certs.so", TRUE);
+	g_setenv("HUBD_CLOUD_MODULE", "/nonexistent/hubd-cloud.so", TRUE);
 	hub_test_env_start_hubd(f->env);
 	if (module)
-		g_setenv("HUBD_CERTS_MODULE", module, TRUE);
+		g_setenv("HUBD_CLOUD_MODULE", module, TRUE);
 	else
-		g_unsetenv("HUBD_CERTS_MODULE");
+		g_unsetenv("HUBD_CLOUD_MODULE");
 	status = cert_status(f, "permanent");
 	g_assert_cmpstr(member(status, "state"), ==, "error");
-	g_assert_nonnull(strstr(member(status, "error"), "/nonexistent/hubd-certs.so"));
+	g_assert_nonnull(strstr(member(status, "error"), "/nonexistent/hubd-cloud.so"));
 	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "generate", "permanent", NULL), ==, 1);
-	g_assert_nonnull(strstr(err, "certificate module"));
+	g_assert_nonnull(strstr(err, "cloud module"));
 	assert_still_serving(f);
 	hub_test_env_stop_hubd(f->env);
 	fixture_free(f);
