@@ -71,7 +71,7 @@ static void child_setup(gpointer user_data)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
-static void write_config(HubTestBroker *broker, HubTestPki *pki)
+static void write_config(HubTestBroker *broker, HubTestPki *pki, const char *extra_config)
 {
 	g_autoptr(GString) conf = g_string_new(NULL);
 	g_autoptr(GError) error = NULL;
@@ -90,6 +90,8 @@ static void write_config(HubTestBroker *broker, HubTestPki *pki)
 	 * 0600 server key; as anyone else "user" has no effect. */
 	if (geteuid() == 0)
 		g_string_append(conf, "user root\n");
+	if (extra_config)
+		g_string_append(conf, extra_config);
 	g_string_append_printf(conf,
 			       "listener %u 127.0.0.1\n"
 			       "cafile %s\ncertfile %s\nkeyfile %s\n"
@@ -154,6 +156,11 @@ static gboolean wait_started(HubTestBroker *broker, gsize log_offset)
 
 HubTestBroker *hub_test_broker_start(HubTestPki *pki, const char *dir)
 {
+	return hub_test_broker_start_full(pki, dir, NULL);
+}
+
+HubTestBroker *hub_test_broker_start_full(HubTestPki *pki, const char *dir, const char *extra_config)
+{
 	HubTestBroker *broker = g_new0(HubTestBroker, 1);
 
 	broker->config_path = g_build_filename(dir, "mosquitto.conf", NULL);
@@ -162,7 +169,7 @@ HubTestBroker *hub_test_broker_start(HubTestPki *pki, const char *dir)
 		g_autofree char *log = hub_test_broker_read_log(broker);
 
 		broker->port = hub_test_free_port();
-		write_config(broker, pki);
+		write_config(broker, pki, extra_config);
 		broker->process = spawn(broker);
 		if (wait_started(broker, strlen(log)))
 			return broker;
@@ -204,6 +211,11 @@ void hub_test_broker_free(HubTestBroker *broker)
 guint16 hub_test_broker_port(HubTestBroker *broker)
 {
 	return broker->port;
+}
+
+const char *hub_test_broker_log_path(HubTestBroker *broker)
+{
+	return broker->log_path;
 }
 
 char *hub_test_broker_read_log(HubTestBroker *broker)

@@ -24,6 +24,9 @@ gboolean hub_test_broker_available(void);
  * @dir/mosquitto.log. Returns once it accepts TCP connections (10 s max);
  * picks another port and retries when the chosen one was taken meanwhile. */
 HubTestBroker *hub_test_broker_start(HubTestPki *pki, const char *dir);
+/* The same, with @extra_config (whole lines, e.g. "acl_file /x/acl\n")
+ * added to mosquitto.conf before the listener. */
+HubTestBroker *hub_test_broker_start_full(HubTestPki *pki, const char *dir, const char *extra_config);
 /* SIGTERM and wait (5 s, then SIGKILL). Idempotent. */
 void hub_test_broker_stop(HubTestBroker *broker);
 /* Stops the broker if needed and frees @broker. NULL-safe. */
@@ -33,6 +36,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubTestBroker, hub_test_broker_free)
 guint16 hub_test_broker_port(HubTestBroker *broker);
 /* The broker's log so far (g_free). */
 char *hub_test_broker_read_log(HubTestBroker *broker);
+/* Where the broker writes its log (owned by @broker). */
+const char *hub_test_broker_log_path(HubTestBroker *broker);
 
 /* Waits (up to @timeout_ms) until the log contains @needle; TRUE if it does.
  * The broker logs a refused handshake a moment after the client sees it. */
