@@ -21,13 +21,8 @@
 
 #define MESSAGE_SIZE 512
 
-
-
-
-
-
-
-
+/* EACCES from a store (wrong PIN, a key file others can read) stays Failed:
+ * it is not the caller's access, and AccessDenied would send them to group hubd. */
 static gint error_code_from_errno(int err)
 {
 	switch (err) {
@@ -35,8 +30,6 @@ static gint error_code_from_errno(int err)
 		return HUB_ERROR_NOT_FOUND;
 	case ENOTSUP:
 		return HUB_ERROR_NOT_SUPPORTED;
-	/* EACCES from a store (wrong PIN, a key file others can read) is not
-	 * the caller's access: AccessDenied would send them to group hubd. */
 	case ENODEV:
 	case ENXIO:
 	case ECONNREFUSED:
@@ -48,7 +41,6 @@ static gint error_code_from_errno(int err)
 		return HUB_ERROR_FAILED;
 	}
 }
-
 
 static const struct hub_certstore_ops *ops_of(HubPlugin *plugin)
 {
@@ -134,7 +126,6 @@ static void engine_fill_status(HubPlugin *plugin, guint32 role, HubCertStatus *s
 	sk_X509_pop_free(chain, X509_free);
 	EVP_PKEY_free(key);
 }
-
 
 static gboolean engine_generate_key(HubPlugin *plugin, guint32 role, guint32 key_type, GError **error)
 {

@@ -23,8 +23,6 @@ struct _HubCertManager {
 	const HubCertEngine *engine; /* NULL until loaded */
 };
 
-
-
 gboolean hub_cert_role_from_string(const char *name, guint32 *role)
 {
 	if (!name)
