@@ -19,7 +19,6 @@
 struct _HubCertManager {
 	HubConfig *config;
 	HubPluginLoader *loader;
-	void *module;                /* dlopen() handle of hubd-cloud.so */
 	const HubCertEngine *engine; /* NULL until loaded */
 };
 
@@ -96,9 +95,6 @@ HubCertManager *hub_cert_manager_new(HubConfig *config, HubPluginLoader *loader)
 
 void hub_cert_manager_free(HubCertManager *manager)
 {
-	if (!manager)
-		return;
-	/* The module stays mapped: keys and contexts it made may still be freed later. */
 	g_free(manager);
 }
 
@@ -110,7 +106,7 @@ static const HubCertEngine *engine(HubCertManager *manager, GError **error)
 	const char *path = g_getenv("HUBD_CLOUD_MODULE");
 	HubCertEngineQueryFunc query;
 	struct stat st;
-	void *sym;
+	void *module, *sym;
 
 	if (manager->engine)
 		return manager->engine;
@@ -122,8 +118,9 @@ static const HubCertEngine *engine(HubCertManager *manager, GError **error)
 			    "the cloud module %s is missing or not safe to load (owner, mode)", path);
 		return NULL;
 	}
-	manager->module = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-	sym = manager->module ? dlsym(manager->module, HUB_CERT_ENGINE_QUERY_SYMBOL) : NULL;
+	/* Never closed (NODELETE): keys and contexts it made may be freed at any time. */
+	module = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	sym = module ? dlsym(module, HUB_CERT_ENGINE_QUERY_SYMBOL) : NULL;
 	if (!sym) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "cannot load the cloud module %s: %s", path,
 			    dlerror());

@@ -46,7 +46,6 @@ struct _HubMqttSession {
 	gint64 last_connect;      /* monotonic time of the last attempt, 0 before the first */
 	guint attempts;
 	guint failures;           /* in a row, the backoff exponent */
-	gboolean connected_once;  /* reconnect_async from now on (closes the old socket) */
 	gboolean running;         /* between start() and stop() */
 	guint retry_source;
 	GSource *io;
@@ -263,11 +262,10 @@ static void attempt(HubMqttSession *session)
 	session->attempts++;
 	set_state(session, HUB_MQTT_STATE_CONNECTING);
 	/* Plain connect_async the first time; reconnect_async closes the old socket. */
-	if (session->connected_once)
+	if (session->attempts > 1)
 		rc = mosquitto_reconnect_async(session->mosq);
 	else
 		rc = mosquitto_connect_async(session->mosq, session->host, session->port, (int)session->keepalive_s);
-	session->connected_once = TRUE;
 	if (rc != MOSQ_ERR_SUCCESS) {
 		connection_failed(session, "connect failed", rc);
 		return;

@@ -213,6 +213,14 @@ guint16 hub_test_broker_port(HubTestBroker *broker)
 	return broker->port;
 }
 
+gboolean hub_test_broker_require(HubTestBroker *broker)
+{
+	if (broker)
+		return TRUE;
+	g_test_fail_printf("mosquitto is not installed (run .ci/install-deps)");
+	return FALSE;
+}
+
 const char *hub_test_broker_log_path(HubTestBroker *broker)
 {
 	return broker->log_path;

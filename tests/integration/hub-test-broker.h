@@ -36,6 +36,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubTestBroker, hub_test_broker_free)
 guint16 hub_test_broker_port(HubTestBroker *broker);
 /* The broker's log so far (g_free). */
 char *hub_test_broker_read_log(HubTestBroker *broker);
+/* TRUE when @broker was started; otherwise fails the current test (no
+ * silent pass: .ci/install-deps installs mosquitto) and returns FALSE. */
+gboolean hub_test_broker_require(HubTestBroker *broker);
 /* Where the broker writes its log (owned by @broker). */
 const char *hub_test_broker_log_path(HubTestBroker *broker);
 

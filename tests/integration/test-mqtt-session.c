@@ -53,15 +53,6 @@ static struct {
 
 static const HubTlsOptions localhost = { .hostname = "localhost" };
 
-static gboolean need_broker(void)
-{
-	if (world.broker)
-		return TRUE;
-	/* Not a silent pass: .ci/install-deps installs the broker. */
-	g_test_fail_printf("mosquitto is not installed (run .ci/install-deps)");
-	return FALSE;
-}
-
 static double cpu_seconds(void)
 {
 	struct rusage usage;
@@ -613,7 +604,7 @@ static void test_connect_publish_subscribe(void)
 	guint16 port;
 	int mid = 0;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	port = hub_test_broker_port(world.broker);
 	ctx = session_context(id, world.pki, port);
@@ -696,7 +687,7 @@ static void test_broker_down_at_start(void)
 	double cpu;
 	int backoff;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	relay_init(&relay);
 	options.port = relay.port;
@@ -853,7 +844,7 @@ static void assert_refused_without_spinning(const char *id, int max_version)
 
 static void test_tls_refused_no_busy_loop(void)
 {
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	assert_refused_without_spinning("hub-session-foreign", 0);
 	assert_refused_without_spinning("hub-session-foreign-tls12", TLS1_2_VERSION);
@@ -879,7 +870,7 @@ static void test_reconnect_after_broker_restart(void)
 	guint mark, subscriptions;
 	gint64 restarted_at;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	relay_init(&relay);
 	options.port = relay.port;
@@ -1047,6 +1038,15 @@ static void test_publish_while_disconnected(void)
 	g_assert_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE);
 }
 
+/* Options for the shared broker with a connect interval. */
+static HubMqttOptions interval_options(const char *id, guint interval_ms)
+{
+	return (HubMqttOptions){ .host = "localhost",
+				 .port = hub_test_broker_port(world.broker),
+				 .client_id = id,
+				 .connect_interval_ms = interval_ms };
+}
+
 /* Brokers throttle connects per client id (AWS IoT: one a second): a
  * stop() and start() must not connect sooner than the interval. */
 static void test_restart_respects_connect_interval(void)
@@ -1059,13 +1059,10 @@ static void test_restart_respects_connect_interval(void)
 	gint64 gap;
 	int second;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	ctx = session_context(id, world.pki, hub_test_broker_port(world.broker));
-	options = (HubMqttOptions){ .host = "localhost",
-				    .port = hub_test_broker_port(world.broker),
-				    .client_id = id,
-				    .connect_interval_ms = interval_ms };
+	options = interval_options(id, interval_ms);
 	rec = recorder_new(&options, ctx);
 	hub_mqtt_session_start(rec->session);
 	assert_state_within(rec, HUB_MQTT_STATE_CONNECTED, TRUE, CONNECT_TIMEOUT_MS);
@@ -1095,13 +1092,10 @@ static void test_connect_interval_per_client_id(void)
 	HubMqttOptions options;
 	gint64 gap;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	ctx = session_context(id, world.pki, hub_test_broker_port(world.broker));
-	options = (HubMqttOptions){ .host = "localhost",
-				    .port = hub_test_broker_port(world.broker),
-				    .client_id = id,
-				    .connect_interval_ms = interval_ms };
+	options = interval_options(id, interval_ms);
 	first = recorder_new(&options, ctx);
 	hub_mqtt_session_start(first->session);
 	assert_state_within(first, HUB_MQTT_STATE_CONNECTED, TRUE, CONNECT_TIMEOUT_MS);
@@ -1130,7 +1124,7 @@ static void test_stop_closes_pending_connect(void)
 	HubMqttOptions options = { .host = "localhost", .client_id = "hub-session-stalled" };
 	gboolean closed;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	relay_init(&relay);
 	options.port = relay.port;
@@ -1163,7 +1157,7 @@ static void test_connect_timeout(void)
 				   .backoff_base_ms = 5000, .backoff_cap_ms = 5000 };
 	gint64 start;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	relay_init(&relay);
 	options.port = relay.port;

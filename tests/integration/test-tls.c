@@ -44,15 +44,6 @@ static struct {
 
 static const HubTlsOptions localhost = { .hostname = "localhost" };
 
-static gboolean need_broker(void)
-{
-	if (world.broker)
-		return TRUE;
-	/* Not a silent pass: .ci/install-deps installs the broker. */
-	g_test_fail_printf("mosquitto is not installed (run .ci/install-deps)");
-	return FALSE;
-}
-
 static void chain_free(STACK_OF(X509) *chain)
 {
 	sk_X509_pop_free(chain, X509_free);
@@ -171,7 +162,7 @@ static void test_publish_qos1_received(void)
 	g_autofree char *log = NULL;
 	double handshake_ms = 0;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	sub_ctx = client_context("hub-test-subscriber", world.pki, 30, world.pki, &localhost);
 	pub_ctx = client_context("hub-test-publisher", world.pki, 30, world.pki, &localhost);
@@ -201,7 +192,7 @@ static void test_csr_and_sign_only_key(void)
 {
 	const char *const types[] = { "EC", "RSA" };
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
 		g_autoptr(EVP_PKEY) software = hub_test_key_new(types[i]);
@@ -254,7 +245,7 @@ static void test_client_from_other_ca_rejected(void)
 	g_autoptr(SSL_CTX) ctx = NULL;
 	g_autofree char *log = NULL;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	ctx = client_context("hub-test-foreign", world.other_pki, 30, world.pki, &localhost);
 	assert_broker_refuses(ctx, "tlsv1 alert unknown ca");
@@ -269,7 +260,7 @@ static void test_expired_client_rejected(void)
 	g_autoptr(HubTestMqtt) valid = NULL;
 	g_autofree char *log = NULL;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	/* Same CA, same name: only the dates differ. */
 	valid_ctx = client_context("hub-test-expiry", world.pki, 1, world.pki, &localhost);
@@ -295,7 +286,7 @@ static void test_wrong_hostname_fails(void)
 	g_autoptr(HubTestMqtt) by_literal = NULL;
 	g_autoptr(GError) error = NULL;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	/* Same CA, same broker: only the name check can refuse these. */
 	wrong_name_ctx = client_context("hub-test-name", world.pki, 30, world.pki, &wrong_name);
@@ -320,7 +311,7 @@ static void test_untrusted_server_fails(void)
 {
 	g_autoptr(SSL_CTX) ctx = NULL;
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	/* Our certificate is fine for the broker; its certificate is not for us. */
 	ctx = client_context("hub-test-distrustful", world.pki, 30, world.other_pki, &localhost);
@@ -556,7 +547,7 @@ static void test_alpn_on_the_wire(void)
 	g_autoptr(HubTestMqtt) client = NULL;
 	g_autofree char *openssl = g_find_program_in_path("openssl");
 
-	if (!need_broker())
+	if (!hub_test_broker_require(world.broker))
 		return;
 	/* mosquitto ignores ALPN: a client that offers it still gets in. */
 	ctx = client_context("hub-test-alpn", world.pki, 30, world.pki, &with_alpn);
