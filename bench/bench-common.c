@@ -14,6 +14,56 @@ gint64 bench_now_ns(void)
 	return (gint64)ts.tv_sec * G_GINT64_CONSTANT(1000000000) + ts.tv_nsec;
 }
 
+static gint compare_gint64(gconstpointer a, gconstpointer b)
+{
+	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double bench_percentile_us(GArray *samples_ns, double q)
+{
+	guint rank;
+
+	if (samples_ns->len == 0)
+		return 0;
+	g_array_sort(samples_ns, compare_gint64);
+	rank = (guint)(q * samples_ns->len);
+	if (rank < q * samples_ns->len) /* ceil() without libm */
+		rank++;
+	rank = CLAMP(rank, 1, samples_ns->len);
+	return g_array_index(samples_ns, gint64, rank - 1) / 1000.0;
+}
+
+BenchTarget bench_check(double value, double limit)
+{
+	return value <= limit ? BENCH_TARGET_MET : BENCH_TARGET_MISSED;
+}
+
+void bench_print_header(void)
+{
+	g_print("%-2s %-48s %12s %12s %7s  %-15s %s\n", "#", "figure", "hubd", "baseline", "ratio", "target", "");
+}
+
+void bench_print_rule(void)
+{
+	g_print("%s\n", "----------------------------------------------------------------------------------------------"
+			"----------");
+}
+
+void bench_print_row(const char *number, const char *label, double hub, double base, const char *unit,
+		     const char *target, BenchTarget result)
+{
+	g_autofree char *hub_text = hub > 0 ? g_strdup_printf("%.*f %s", hub < 100 ? 2 : 1, hub, unit) : g_strdup("-");
+	g_autofree char *base_text = base > 0 ? g_strdup_printf("%.*f %s", base < 100 ? 2 : 1, base, unit) :
+						g_strdup("-");
+	g_autofree char *ratio_text = hub > 0 && base > 0 ? g_strdup_printf("%.2f", hub / base) : g_strdup("-");
+	const char *verdict = result == BENCH_TARGET_MET ? "met" : result == BENCH_TARGET_MISSED ? "MISSED" : "";
+
+	g_print("%-2s %-48s %12s %12s %7s  %-15s %s\n", number, label, hub_text, base_text, ratio_text,
+		target ? target : "", verdict);
+}
+
 struct _BenchService {
 	GMainLoop *loop;
 	sd_bus *bus;

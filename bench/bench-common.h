@@ -16,6 +16,26 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(sd_bus_error, sd_bus_error_free)
 /* CLOCK_MONOTONIC in nanoseconds. Thread-safe, never fails. */
 gint64 bench_now_ns(void);
 
+/* The @q quantile (0.5 = p50) of @samples_ns (gint64) by nearest rank, in
+ * microseconds; 0 when empty. Sorts @samples_ns in place. */
+double bench_percentile_us(GArray *samples_ns, double q);
+
+/* The report table of bench-hubd and bench-mqtt: one row per figure, hubd next to its
+ * baseline from the same run, the ratio hubd / baseline and the target. */
+typedef enum {
+	BENCH_TARGET_NONE,
+	BENCH_TARGET_MET,
+	BENCH_TARGET_MISSED,
+} BenchTarget;
+
+/* MET when @value <= @limit, else MISSED. */
+BenchTarget bench_check(double value, double limit);
+void bench_print_header(void);
+void bench_print_rule(void);
+/* @hub or @base <= 0 (not measured) prints "-" for it and the ratio; @target may be NULL. */
+void bench_print_row(const char *number, const char *label, double hub, double base, const char *unit,
+		     const char *target, BenchTarget result);
+
 /* A baseline service: a GMainLoop that SIGTERM/SIGINT end. Create it before
  * owning a bus name, so that a stop right after the name appears is clean. */
 typedef struct _BenchService BenchService;

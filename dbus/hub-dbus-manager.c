@@ -208,6 +208,118 @@ static int method_remove_device(sd_bus_message *m, void *userdata, sd_bus_error 
 	return sd_bus_reply_method_return(m, "");
 }
 
+static int get_provisioning_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+				  sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	g_autoptr(HubCloudStatus) status = hub_cloud_get_status(dbus->daemon->cloud);
+
+	return sd_bus_message_append(reply, "s", status->provisioning_state ? status->provisioning_state : "");
+}
+
+static int get_cloud_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+			   sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	g_autoptr(HubCloudStatus) status = hub_cloud_get_status(dbus->daemon->cloud);
+
+	return sd_bus_message_append(reply, "s", status->configured ? status->connection_state : "");
+}
+
+static void add_string(JsonBuilder *builder, const char *name, const char *value)
+{
+	json_builder_set_member_name(builder, name);
+	if (value)
+		json_builder_add_string_value(builder, value);
+	else
+		json_builder_add_null_value(builder);
+}
+
+static int method_get_cloud_status(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	g_autoptr(HubCloudStatus) status = hub_cloud_get_status(dbus->daemon->cloud);
+	g_autoptr(JsonBuilder) builder = json_builder_new();
+	g_autoptr(JsonNode) root = NULL;
+	g_autofree char *text = NULL;
+
+	json_builder_begin_object(builder);
+	json_builder_set_member_name(builder, "configured");
+	json_builder_add_boolean_value(builder, status->configured);
+	add_string(builder, "transport", status->transport);
+	add_string(builder, "endpoint", status->endpoint);
+	add_string(builder, "provisioningState", status->provisioning_state);
+	add_string(builder, "step", status->step);
+	add_string(builder, "failureReason", status->failure_reason);
+	add_string(builder, "clientId", status->client_id);
+	add_string(builder, "managedThingId", status->managed_thing_id);
+	add_string(builder, "certificateId", status->certificate_id);
+	json_builder_set_member_name(builder, "connection");
+	json_builder_begin_object(builder);
+	add_string(builder, "state", status->connection_state);
+	add_string(builder, "identity", status->connection_identity);
+	add_string(builder, "lastError", status->connection_error);
+	json_builder_set_member_name(builder, "nextAttemptMs");
+	json_builder_add_int_value(builder, status->next_attempt / 1000);
+	json_builder_set_member_name(builder, "attempts");
+	json_builder_add_int_value(builder, status->attempts);
+	json_builder_end_object(builder);
+	json_builder_end_object(builder);
+	root = json_builder_get_root(builder);
+	text = hub_json_to_string(root);
+	return sd_bus_reply_method_return(m, "s", text);
+}
+
+static int method_provision(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	g_autoptr(GError) gerror = NULL;
+	int r;
+
+	r = hub_dbus_check_write(dbus, m, method_provision, error);
+	if (r <= 0)
+		return r < 0 ? r : 1;
+	if (!hub_cloud_provision(dbus->daemon->cloud, &gerror))
+		return hub_dbus_error_from_gerror(error, gerror);
+	return sd_bus_reply_method_return(m, "");
+}
+
+/* The reply to Offboard waits for the end of the offboarding. */
+static void offboard_done(const GError *gerror, gpointer user_data)
+{
+	sd_bus_message *m = user_data;
+	__attribute__((cleanup(sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+	if (gerror) {
+		hub_dbus_error_from_gerror(&error, gerror);
+		sd_bus_reply_method_error(m, &error);
+	} else {
+		sd_bus_reply_method_return(m, "");
+	}
+	sd_bus_message_unref(m);
+}
+
+static int method_offboard(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	HubDbus *dbus = userdata;
+	g_autoptr(GError) gerror = NULL;
+	int force = 0;
+	int r;
+
+	r = hub_dbus_check_write(dbus, m, method_offboard, error);
+	if (r <= 0)
+		return r < 0 ? r : 1;
+	r = sd_bus_message_read(m, "b", &force);
+	if (r < 0)
+		return r;
+	sd_bus_message_ref(m);
+	if (!hub_cloud_offboard(dbus->daemon->cloud, force, offboard_done, m, &gerror)) {
+		sd_bus_message_unref(m);
+		return hub_dbus_error_from_gerror(error, gerror);
+	}
+	return 1;
+}
+
 const sd_bus_vtable hub_dbus_manager_vtable[] = {
 	SD_BUS_VTABLE_START(0),
 	SD_BUS_PROPERTY("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -215,6 +327,8 @@ const sd_bus_vtable hub_dbus_manager_vtable[] = {
 	SD_BUS_PROPERTY("Plugins", "a(sssssb)", get_plugins, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("DeviceCount", "u", get_device_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Discovering", "b", get_discovering, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("ProvisioningState", "s", get_provisioning_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+	SD_BUS_PROPERTY("CloudState", "s", get_cloud_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_METHOD_WITH_ARGS("SendCommand", SD_BUS_ARGS("s", request_json), SD_BUS_RESULT("s", trace_id),
 				method_send_command, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("WaitCommand", SD_BUS_ARGS("s", trace_id, "u", timeout_ms),
@@ -233,6 +347,12 @@ const sd_bus_vtable hub_dbus_manager_vtable[] = {
 				SD_BUS_ARGS("s", protocol, "s", discovered_id, "s", auth_material),
 				SD_BUS_RESULT("s", device_id, "o", device), method_onboard, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("RemoveDevice", SD_BUS_ARGS("s", device_id), SD_BUS_NO_RESULT, method_remove_device,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetCloudStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", status_json),
+				method_get_cloud_status, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Provision", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_provision,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Offboard", SD_BUS_ARGS("b", force), SD_BUS_NO_RESULT, method_offboard,
 				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_SIGNAL_WITH_ARGS("CommandAccepted", SD_BUS_ARGS("s", trace_id, "s", device_id), 0),
 	SD_BUS_SIGNAL_WITH_ARGS("CommandCompleted",

@@ -306,6 +306,10 @@ static void on_event(const HubEvent *event, gpointer user_data)
 	case HUB_EVENT_PROPERTY_CHANGED:
 		mark_dirty(dbus, event->device_id, "State");
 		break;
+	case HUB_EVENT_CLOUD_CHANGED:
+		sd_bus_emit_properties_changed(dbus->bus, HUB_DBUS_ROOT, HUB_DBUS_MANAGER_IFACE, "ProvisioningState",
+					       "CloudState", NULL);
+		break;
 	case HUB_EVENT_ONLINE_CHANGED:
 		mark_dirty(dbus, event->device_id, "Online");
 		break;

@@ -8,12 +8,10 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "hub-cert-engine.h"
+#include "hub-cloud-module.h"
 #include "hub-error.h"
 
 struct _HubCertManager {
@@ -98,38 +96,20 @@ void hub_cert_manager_free(HubCertManager *manager)
 	g_free(manager);
 }
 
-/* $HUBD_CLOUD_MODULE (tests, an uninstalled tree) or the installed module.
- * Like a plugin, it must be a regular file owned by root or the daemon's
- * user and not writable by group or other. */
 static const HubCertEngine *engine(HubCertManager *manager, GError **error)
 {
-	const char *path = g_getenv("HUBD_CLOUD_MODULE");
 	HubCertEngineQueryFunc query;
-	struct stat st;
-	void *module, *sym;
+	gpointer sym;
 
 	if (manager->engine)
 		return manager->engine;
-	if (!path || !*path)
-		path = HUB_CLOUD_MODULE;
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-	    (st.st_mode & 022)) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE,
-			    "the cloud module %s is missing or not safe to load (owner, mode)", path);
+	sym = hub_cloud_module_symbol(HUB_CERT_ENGINE_QUERY_SYMBOL, error);
+	if (!sym)
 		return NULL;
-	}
-	/* Never closed (NODELETE): keys and contexts it made may be freed at any time. */
-	module = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-	sym = module ? dlsym(module, HUB_CERT_ENGINE_QUERY_SYMBOL) : NULL;
-	if (!sym) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "cannot load the cloud module %s: %s", path,
-			    dlerror());
-		return NULL;
-	}
 	/* POSIX guarantees that a data pointer from dlsym() converts to a function pointer. */
 	query = (HubCertEngineQueryFunc)(uintptr_t)sym;
 	if (!query() || query()->size < sizeof(HubCertEngine)) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the cloud module %s does not match hubd", path);
+		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the cloud module does not match hubd");
 		return NULL;
 	}
 	manager->engine = query();

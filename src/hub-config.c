@@ -60,6 +60,72 @@ static gboolean read_certificates(HubConfig *config, GError **error)
 	return TRUE;
 }
 
+static gboolean read_cloud_number(HubConfig *config, const char *key, guint min, guint max, guint *out,
+				  GError **error)
+{
+	g_autofree char *text = NULL;
+	guint64 value = 0;
+
+	if (!g_key_file_has_key(config->keyfile, "cloud", key, NULL))
+		return TRUE;
+	text = g_key_file_get_string(config->keyfile, "cloud", key, NULL);
+	if (!text || !g_ascii_string_to_unsigned(g_strstrip(text), 10, min, max, &value, NULL)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "%s: [cloud] %s must be %u-%u, not \"%s\"",
+			    config->path, key, min, max, text ? text : "(unreadable)");
+		return FALSE;
+	}
+	*out = (guint)value;
+	return TRUE;
+}
+
+/* [cloud]: which transport, the identity file and the session's timing. */
+static gboolean read_cloud(HubConfig *config, GError **error)
+{
+	static const char *const keys[] = { "transport",	  "identity",	       "port",
+					    "backoff-base-ms",	  "backoff-cap-ms",    "connect-interval-ms",
+					    "connect-timeout-ms", NULL };
+	g_auto(GStrv) present = NULL;
+	g_autofree char *identity = NULL;
+
+	config->cloud.port = 8883;
+	config->cloud.backoff_base_ms = 1000;
+	config->cloud.backoff_cap_ms = 120000;
+	config->cloud.connect_interval_ms = 1000;
+	config->cloud.connect_timeout_ms = 15000;
+	if (!config->keyfile || !g_key_file_has_group(config->keyfile, "cloud"))
+		return TRUE;
+	present = g_key_file_get_keys(config->keyfile, "cloud", NULL, NULL);
+	for (guint i = 0; present && present[i]; i++)
+		if (!g_strv_contains(keys, present[i]))
+			g_warning("%s: unknown key [cloud] %s, ignoring", config->path, present[i]);
+	config->cloud.transport = g_key_file_get_string(config->keyfile, "cloud", "transport", NULL);
+	if (!config->cloud.transport || !*g_strstrip(config->cloud.transport)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
+			    "%s: [cloud] transport must name a transport plugin (for example aws-iot)", config->path);
+		return FALSE;
+	}
+	identity = g_key_file_get_string(config->keyfile, "cloud", "identity", NULL);
+	if (!identity || !*g_strstrip(identity)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
+			    "%s: [cloud] identity must name the identity file (iotmi_config.json)", config->path);
+		return FALSE;
+	}
+	config->cloud.identity = hub_config_resolve_path(config, identity);
+	if (!read_cloud_number(config, "port", 1, 65535, &config->cloud.port, error) ||
+	    !read_cloud_number(config, "backoff-base-ms", 10, 600000, &config->cloud.backoff_base_ms, error) ||
+	    !read_cloud_number(config, "backoff-cap-ms", 10, 3600000, &config->cloud.backoff_cap_ms, error) ||
+	    !read_cloud_number(config, "connect-interval-ms", 1, 600000, &config->cloud.connect_interval_ms, error) ||
+	    !read_cloud_number(config, "connect-timeout-ms", 1000, 600000, &config->cloud.connect_timeout_ms, error))
+		return FALSE;
+	if (config->cloud.backoff_cap_ms < config->cloud.backoff_base_ms) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
+			    "%s: [cloud] backoff-cap-ms (%u) must not be less than backoff-base-ms (%u)", config->path,
+			    config->cloud.backoff_cap_ms, config->cloud.backoff_base_ms);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 char *hub_config_resolve_path(HubConfig *config, const char *path)
 {
 	if (!path)
@@ -96,7 +162,7 @@ static gboolean finish(HubConfig *config, GError **error)
 {
 	if (!config->serial_number)
 		config->serial_number = default_serial_number();
-	return read_certificates(config, error);
+	return read_certificates(config, error) && read_cloud(config, error);
 }
 
 HubConfig *hub_config_load(const char *path, GError **error)
@@ -186,6 +252,8 @@ void hub_config_free(HubConfig *config)
 	g_free(config->serial_number);
 	for (guint i = 0; i < G_N_ELEMENTS(config->cert_stores); i++)
 		g_free(config->cert_stores[i]);
+	g_free(config->cloud.transport);
+	g_free(config->cloud.identity);
 	g_free(config);
 }
 

@@ -15,6 +15,15 @@
  *   permanent=pkcs11
  *   root-ca=file
  *
+ *   [cloud]                    # optional: onboard and connect to a cloud
+ *   transport=aws-iot          # the transport plugin that speaks to it
+ *   identity=/data/aws/iotmi/config/iotmi_config.json   # the seed's format
+ *   port=8883                  # or 443 (ALPN x-amzn-mqtt-ca)
+ *   backoff-base-ms=1000       # full-jitter exponential backoff between attempts
+ *   backoff-cap-ms=120000
+ *   connect-interval-ms=1000   # least time between two connects of one client id
+ *   connect-timeout-ms=15000   # TCP + TLS + CONNACK
+ *
  *   [plugin.virtual]           # one group per plugin, read through host->config_get
  *   devices=demo-devices.conf
  *
@@ -36,6 +45,15 @@ typedef struct {
 	char *serial_number;
 	char *cert_stores[5];  /* by HUB_CERT_ROLE_*: store plugin name, NULL = none */
 	gboolean cert_stores_configured; /* [certificates] present (else the defaults) */
+	struct {
+		char *transport; /* NULL: no cloud */
+		char *identity;  /* absolute path of iotmi_config.json */
+		guint port;
+		guint backoff_base_ms;
+		guint backoff_cap_ms;
+		guint connect_interval_ms;
+		guint connect_timeout_ms;
+	} cloud;
 } HubConfig;
 
 /* Loads @path (NULL: defaults only). HUB_ERROR_INVALID_ARGUMENT with the

@@ -96,6 +96,7 @@ HubDaemon *hub_daemon_new(HubConfig *config, GError **error)
 	hub_plugin_loader_set_release_func(daemon->loader, hub_host_release_plugin);
 	daemon->discovery = hub_discovery_new(daemon->loader, daemon->bus);
 	daemon->certs = hub_cert_manager_new(config, daemon->loader);
+	daemon->cloud = hub_cloud_new(daemon);
 	return g_steal_pointer(&daemon);
 }
 
@@ -103,6 +104,8 @@ gboolean hub_daemon_start(HubDaemon *daemon, GError **error)
 {
 	GPtrArray *plugins;
 
+	/* The identity may say where the claim credential is: before the stores load. */
+	hub_cloud_prepare(daemon->cloud);
 	if (!hub_plugin_loader_load_dir(daemon->loader, daemon->config->plugin_dir,
 					(const char *const *)daemon->config->plugins, error))
 		return FALSE;
@@ -121,6 +124,7 @@ gboolean hub_daemon_start(HubDaemon *daemon, GError **error)
 	}
 	hub_cert_manager_log_status(daemon->certs);
 	daemon->started = TRUE;
+	hub_cloud_start(daemon->cloud);
 	return TRUE;
 }
 
@@ -150,6 +154,9 @@ void hub_daemon_stop(HubDaemon *daemon)
 				ops->stop(plugin->user_data);
 		}
 	}
+	/* Sessions hold TLS contexts with keys from the stores: gone before exit(). */
+	if (daemon->cloud)
+		hub_cloud_stop(daemon->cloud);
 	/* exit() may still complete commands or report: everything it reaches is alive. */
 	g_clear_pointer(&daemon->certs, hub_cert_manager_free);
 	g_clear_pointer(&daemon->loader, hub_plugin_loader_free);
@@ -164,6 +171,7 @@ void hub_daemon_free(HubDaemon *daemon)
 		return;
 	hub_daemon_stop(daemon);
 	hub_discovery_free(daemon->discovery);
+	hub_cloud_free(daemon->cloud);
 	if (daemon->plugin_data)
 		g_ptr_array_unref(daemon->plugin_data);
 	hub_timer_queue_free(daemon->timers);

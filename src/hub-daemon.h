@@ -10,6 +10,7 @@
 
 #include "hub-catalog.h"
 #include "hub-cert-manager.h"
+#include "hub-cloud.h"
 #include "hub-command.h"
 #include "hub-config.h"
 #include "hub-discovery.h"
@@ -19,7 +20,7 @@
 #include "hub-store.h"
 #include "hub-timer-queue.h"
 
-typedef struct {
+typedef struct _HubDaemon {
 	HubConfig *config;
 	HubEventBus *bus;
 	HubCatalog *catalog;
@@ -29,6 +30,7 @@ typedef struct {
 	HubPluginLoader *loader;
 	HubDiscovery *discovery;
 	HubCertManager *certs;   /* credentials by role, through the certstore plugins */
+	HubCloud *cloud;         /* identity, provisioning and the MQTT sessions of the transport */
 	GPtrArray *plugin_data;  /* host-side per-plugin state (hub-host.c) */
 	HubTimerQueue *timers;   /* every plugin timer, behind one GSource */
 	guint store_subscription;

@@ -24,6 +24,7 @@ typedef enum {
 	HUB_EVENT_COMMAND_COMPLETED,   /* trace_id, device_id, response_code, value (result document) */
 	HUB_EVENT_DEVICE_DISCOVERED,   /* name (discovered id), protocol, device_types, endpoint_id unused */
 	HUB_EVENT_DISCOVERY_CHANGED,   /* count: devices found; discovering flag in response_code (0/1) */
+	HUB_EVENT_CLOUD_CHANGED,       /* provisioning or connection state (hub_cloud_get_status) */
 } HubEventType;
 
 typedef struct {

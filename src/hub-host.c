@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <hubd/hub-protocol.h>
+#include <hubd/hub-transport.h>
 
 #include "hub-error.h"
 #include "hub-host.h"
@@ -514,6 +516,198 @@ static int host_device_discovered(struct hub_plugin *plugin, const char *discove
 	return hub_discovery_add_found(daemon->discovery, plugin->name, discovered_id, name, device_types);
 }
 
+/* ---- cloud (transport plugins) ---- */
+
+/* The cloud calls belong to the active transport only. */
+static HubCloud *cloud_for(struct hub_plugin *plugin)
+{
+	HubDaemon *daemon = plugin->host_ctx;
+
+	if (!daemon->cloud || !hub_cloud_is_transport(daemon->cloud, plugin)) {
+		g_warning("Plugin %s is not the active transport ([cloud] transport=); cloud call refused", plugin->name);
+		return NULL;
+	}
+	return daemon->cloud;
+}
+
+/* Writes @error's message for the plugin and returns its errno. */
+static int fail_message(GError *error, char *message, size_t message_size)
+{
+	if (message && message_size)
+		g_strlcpy(message, error ? error->message : "failed", message_size);
+	return errno_from_error(error);
+}
+
+static char *host_identity_get(struct hub_plugin *plugin, const char *key)
+{
+	HubCloud *cloud = cloud_for(plugin);
+	g_autofree char *value = cloud ? hub_cloud_identity_get(cloud, key) : NULL;
+
+	/* The plugin frees with free(). */
+	return value ? strdup(value) : NULL;
+}
+
+static int host_identity_update(struct hub_plugin *plugin, const struct hub_identity_update *update, char *message,
+				size_t message_size)
+{
+	HubCloud *cloud = cloud_for(plugin);
+	g_autoptr(GError) error = NULL;
+
+	if (!cloud)
+		return -EPERM;
+	if (!hub_cloud_identity_update(cloud, update, &error))
+		return fail_message(error, message, message_size);
+	return 0;
+}
+
+static uint32_t host_cert_capabilities(struct hub_plugin *plugin, uint32_t role, uint32_t *present)
+{
+	HubDaemon *daemon = plugin->host_ctx;
+	g_autoptr(HubCertStatus) status = NULL;
+
+	if (present)
+		*present = 0;
+	if (!cloud_for(plugin))
+		return 0;
+	status = hub_cert_manager_get_status(daemon->certs, role);
+	if (status->error)
+		return 0;
+	if (present)
+		*present = (status->has_key ? 1u : 0u) | (status->has_certificate ? 2u : 0u);
+	return status->capabilities;
+}
+
+static char *host_cert_create_csr(struct hub_plugin *plugin, uint32_t role, int32_t new_key, char *message,
+				  size_t message_size)
+{
+	HubDaemon *daemon = plugin->host_ctx;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *csr = NULL;
+	gboolean generate = new_key != 0;
+
+	if (!cloud_for(plugin)) {
+		g_strlcpy(message, "not the active transport", message_size);
+		return NULL;
+	}
+	if (!generate) {
+		g_autoptr(HubCertStatus) status = hub_cert_manager_get_status(daemon->certs, role);
+
+		generate = !status->has_key;
+	}
+	if (generate && !hub_cert_manager_generate_key(daemon->certs, role, HUB_KEY_TYPE_EC_P256, &error)) {
+		fail_message(error, message, message_size);
+		return NULL;
+	}
+	csr = hub_cert_manager_create_csr(daemon->certs, role, &error);
+	if (!csr) {
+		fail_message(error, message, message_size);
+		return NULL;
+	}
+	return strdup(csr);
+}
+
+static int host_cert_store(struct hub_plugin *plugin, uint32_t role, const char *certificate_pem, char *message,
+			   size_t message_size)
+{
+	HubDaemon *daemon = plugin->host_ctx;
+	g_autoptr(GError) error = NULL;
+
+	if (!cloud_for(plugin))
+		return -EPERM;
+	if (!hub_cert_manager_store_certificates(daemon->certs, role, certificate_pem, &error))
+		return fail_message(error, message, message_size);
+	return 0;
+}
+
+static int host_cert_import(struct hub_plugin *plugin, uint32_t role, const char *certificate_pem,
+			    const char *key_pem, char *message, size_t message_size)
+{
+	HubDaemon *daemon = plugin->host_ctx;
+	g_autoptr(GError) error = NULL;
+
+	if (!cloud_for(plugin))
+		return -EPERM;
+	if (!hub_cert_manager_import(daemon->certs, role, certificate_pem, key_pem, &error))
+		return fail_message(error, message, message_size);
+	return 0;
+}
+
+static int64_t host_mqtt_open(struct hub_plugin *plugin, const struct hub_mqtt_params *params,
+			      const struct hub_mqtt_callbacks *callbacks, void *user_data, char *message,
+			      size_t message_size)
+{
+	HubCloud *cloud = cloud_for(plugin);
+	g_autoptr(GError) error = NULL;
+	gint64 id;
+
+	if (!cloud)
+		return -EPERM;
+	id = hub_cloud_mqtt_open(cloud, plugin, params, callbacks, user_data, &error);
+	if (id < 0)
+		return fail_message(error, message, message_size);
+	return id;
+}
+
+static void host_mqtt_close(struct hub_plugin *plugin, int64_t session_id)
+{
+	HubDaemon *daemon = plugin->host_ctx;
+
+	/* Also from exit(), after the cloud has stopped: then there is nothing to close. */
+	if (daemon->cloud && hub_cloud_is_transport(daemon->cloud, plugin))
+		hub_cloud_mqtt_close(daemon->cloud, session_id);
+}
+
+static int host_mqtt_subscribe(struct hub_plugin *plugin, int64_t session_id, const char *topic, int32_t qos)
+{
+	HubCloud *cloud = cloud_for(plugin);
+	g_autoptr(GError) error = NULL;
+
+	if (!cloud)
+		return -EPERM;
+	if (!hub_cloud_mqtt_subscribe(cloud, session_id, topic, qos, &error)) {
+		host_log(plugin, HUB_LOG_WARNING, "%s", error->message);
+		return errno_from_error(error);
+	}
+	return 0;
+}
+
+static int32_t host_mqtt_publish(struct hub_plugin *plugin, int64_t session_id, const char *topic,
+				 const void *payload, size_t len, int32_t qos, int32_t retain)
+{
+	HubCloud *cloud = cloud_for(plugin);
+	g_autoptr(GError) error = NULL;
+	int mid;
+
+	if (!cloud)
+		return -EPERM;
+	mid = hub_cloud_mqtt_publish(cloud, session_id, topic, payload, len, qos, retain != 0, &error);
+	if (mid < 0)
+		return g_error_matches(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE) ? -ENOTCONN : errno_from_error(error);
+	return mid;
+}
+
+static int host_offboard_request(struct hub_plugin *plugin)
+{
+	HubCloud *cloud = cloud_for(plugin);
+	g_autoptr(GError) error = NULL;
+
+	if (!cloud)
+		return -EPERM;
+	if (!hub_cloud_offboard_request(cloud, &error)) {
+		host_log(plugin, HUB_LOG_WARNING, "cannot offboard: %s", error->message);
+		return g_error_matches(error, HUB_ERROR, HUB_ERROR_BUSY) ? -EALREADY : errno_from_error(error);
+	}
+	return 0;
+}
+
+static void host_offboard_done(struct hub_plugin *plugin)
+{
+	HubCloud *cloud = cloud_for(plugin);
+
+	if (cloud)
+		hub_cloud_offboard_done(cloud);
+}
+
 static const struct hub_host host_table = {
 	.struct_size = sizeof(struct hub_host),
 	.abi_major = HUB_PLUGIN_ABI_MAJOR,
@@ -541,6 +735,18 @@ static const struct hub_host host_table = {
 	.device_discovered = host_device_discovered,
 	.vlog = host_vlog,
 	.state_dir = host_state_dir,
+	.identity_get = host_identity_get,
+	.identity_update = host_identity_update,
+	.cert_capabilities = host_cert_capabilities,
+	.cert_create_csr = host_cert_create_csr,
+	.cert_store = host_cert_store,
+	.cert_import = host_cert_import,
+	.mqtt_open = host_mqtt_open,
+	.mqtt_close = host_mqtt_close,
+	.mqtt_subscribe = host_mqtt_subscribe,
+	.mqtt_publish = host_mqtt_publish,
+	.offboard_request = host_offboard_request,
+	.offboard_done = host_offboard_done,
 };
 
 const struct hub_host *hub_host_table(void)

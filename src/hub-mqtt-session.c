@@ -82,21 +82,6 @@ static guint64 interval_wait_ms(HubMqttSession *session)
 	return last && since_ms < (gint64)session->interval_ms ? (guint64)((gint64)session->interval_ms - since_ms) : 0;
 }
 
-const char *hub_mqtt_state_to_string(HubMqttState state)
-{
-	switch (state) {
-	case HUB_MQTT_STATE_CONNECTING:
-		return "connecting";
-	case HUB_MQTT_STATE_CONNECTED:
-		return "connected";
-	case HUB_MQTT_STATE_BACKING_OFF:
-		return "backing-off";
-	case HUB_MQTT_STATE_DISCONNECTED:
-	default:
-		return "disconnected";
-	}
-}
-
 void hub_mqtt_session_tls_options(const char *host, guint16 port, HubTlsOptions *options)
 {
 	static const char *const aws_alpn[] = { "x-amzn-mqtt-ca", NULL };
@@ -318,10 +303,13 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 		return;
 	}
 	session->failures = 0;
-	set_state(session, HUB_MQTT_STATE_CONNECTED);
+	/* Subscribe before telling the owner: the broker handles packets in
+	 * order, so a request it publishes from state_changed() comes after
+	 * the subscription to its reply topics. */
 	g_hash_table_iter_init(&iter, session->subscriptions);
 	while (g_hash_table_iter_next(&iter, &topic, &qos))
 		mosquitto_subscribe(mosq, NULL, topic, GPOINTER_TO_INT(qos) - 1);
+	set_state(session, HUB_MQTT_STATE_CONNECTED);
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)

@@ -37,7 +37,14 @@ typedef enum {
 	HUB_MQTT_STATE_BACKING_OFF,  /* waiting for the next attempt */
 } HubMqttState;
 
-const char *hub_mqtt_state_to_string(HubMqttState state); /* "disconnected", ... */
+/* "disconnected", "connecting", "connected", "backing-off". Inline: hubd
+ * names states without loading the module. */
+static inline const char *hub_mqtt_state_to_string(HubMqttState state)
+{
+	static const char *const names[] = { "disconnected", "connecting", "connected", "backing-off" };
+
+	return (guint)state < G_N_ELEMENTS(names) ? names[state] : "disconnected";
+}
 
 #define HUB_MQTT_KEEPALIVE_MIN 30
 #define HUB_MQTT_KEEPALIVE_MAX 1200

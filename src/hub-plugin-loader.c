@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <hubd/hub-certstore.h>
+#include <hubd/hub-transport.h>
 #include <hubd/hub-protocol.h>
 
 #include "hub-error.h"
@@ -32,6 +33,11 @@
 #define CERTSTORE_OPS_MIN_SIZE                           \
 	(offsetof(struct hub_certstore_ops, describe) + \
 	 sizeof(((struct hub_certstore_ops *)NULL)->describe))
+
+/* The ABI 1.0 transport table ends with offboard. */
+#define TRANSPORT_OPS_MIN_SIZE                           \
+	(offsetof(struct hub_transport_ops, offboard) + \
+	 sizeof(((struct hub_transport_ops *)NULL)->offboard))
 
 #define PLUGIN_NAME_MAX 32
 
@@ -330,6 +336,17 @@ static LoadResult load_descriptor(HubPluginLoader *loader, const char *path, con
 		    !ops->generate_key || !ops->store_certificates || !ops->import_key || !ops->erase) {
 			refuse(loader, path, name, HUB_ERROR_FAILED,
 			       g_strdup("certstore ops table missing, too small or incomplete"), error);
+			return LOAD_REFUSED;
+		}
+	}
+
+	if (desc->kind == HUB_PLUGIN_KIND_TRANSPORT) {
+		const struct hub_transport_ops *ops = desc->ops;
+
+		if (!ops || ops->struct_size < TRANSPORT_OPS_MIN_SIZE || !ops->start || !ops->provision ||
+		    !ops->offboard) {
+			refuse(loader, path, name, HUB_ERROR_FAILED,
+			       g_strdup("transport ops table missing, too small or incomplete"), error);
 			return LOAD_REFUSED;
 		}
 	}

@@ -27,9 +27,11 @@ int
 hubctl_cmd_status(HubctlContext *ctx)
 {
 	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_(sd_bus_error_free) sd_bus_error cloud_error = SD_BUS_ERROR_NULL;
 	g_autoptr(GVariant) props = NULL;
 	g_autoptr(GVariant) plugins = NULL;
 	g_autoptr(GPtrArray) devices = NULL;
+	g_autoptr(JsonNode) cloud = NULL;
 	guint32 device_count = 0;
 	gboolean discovering;
 	guint n_plugins;
@@ -49,6 +51,7 @@ hubctl_cmd_status(HubctlContext *ctx)
 	plugins = g_variant_lookup_value(props, "Plugins", G_VARIANT_TYPE("a(sssssb)"));
 	n_plugins = plugins ? (guint)g_variant_n_children(plugins) : 0;
 	online = count_online(devices);
+	cloud = hubctl_cloud_status(ctx, &cloud_error);
 
 	if (ctx->json) {
 		g_autoptr(JsonBuilder) builder = json_builder_new();
@@ -67,6 +70,10 @@ hubctl_cmd_status(HubctlContext *ctx)
 		json_builder_add_boolean_value(builder, discovering);
 		json_builder_set_member_name(builder, "pluginCount");
 		json_builder_add_int_value(builder, n_plugins);
+		if (cloud) {
+			json_builder_set_member_name(builder, "cloud");
+			json_builder_add_value(builder, json_node_ref(cloud));
+		}
 		json_builder_end_object(builder);
 		root = json_builder_get_root(builder);
 		hubctl_print_json(root, TRUE);
@@ -77,6 +84,8 @@ hubctl_cmd_status(HubctlContext *ctx)
 	printf("Devices:      %u (%u online)\n", device_count, online);
 	printf("Discovering:  %s\n", discovering ? "yes" : "no");
 	printf("Plugins:      %u\n", n_plugins);
+	if (cloud)
+		hubctl_cloud_print(json_node_get_object(cloud));
 	fflush(stdout);
 	return HUBCTL_EXIT_OK;
 }

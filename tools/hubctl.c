@@ -24,6 +24,7 @@ enum {
 	OPT_PROFILE = 1 << 7,
 	OPT_OUT = 1 << 8,
 	OPT_NEW_KEY = 1 << 9,
+	OPT_FORCE = 1 << 10,
 };
 
 typedef struct {
@@ -49,6 +50,8 @@ static const HubctlCommand commands[] = {
 	{ "remove",   1, 1,          1, 0, hubctl_cmd_remove },
 	{ "cert",     1, 2,          2, OPT_KEY_TYPE | OPT_CERT | OPT_KEY | OPT_PROFILE | OPT_OUT | OPT_NEW_KEY,
 	  hubctl_cmd_cert },
+	{ "provision", 0, 0,         0, 0, hubctl_cmd_provision },
+	{ "offboard", 0, 0,          0, OPT_FORCE, hubctl_cmd_offboard },
 };
 
 static const HubctlCommand *current_command;
@@ -59,7 +62,7 @@ static const char usage_text[] =
 	"Show and control the devices of hubd, the IoT hub daemon, over D-Bus.\n"
 	"\n"
 	"Commands:\n"
-	"  status                        Daemon version, ABI, devices, discovery, plugins\n"
+	"  status                        Daemon version, ABI, devices, discovery, plugins, cloud\n"
 	"  plugins                       Loaded plugins\n"
 	"  list                          Devices, one per line\n"
 	"  show DEV                      A device's identity, endpoints and capabilities\n"
@@ -82,6 +85,10 @@ static const char usage_text[] =
 	"                                Store a certificate (and key), or the claim credential\n"
 	"                                from a CreateProvisioningProfile JSON answer\n"
 	"  cert erase ROLE               Erase a role's key and certificates\n"
+	"  provision                     Onboard the hub to its cloud now (or retry at once)\n"
+	"  offboard [--force]            Tell the cloud, erase the permanent identity and every\n"
+	"                                device, keep the claim credential; --force also with\n"
+	"                                child devices, or to reset a hub in any state\n"
 	"\n"
 	"Options:\n"
 	"  --system             Use the system bus (default)\n"
@@ -98,6 +105,7 @@ static const char usage_text[] =
 	"  --profile FILE       cert import: JSON with ClaimCertificate and ClaimCertificatePrivateKey\n"
 	"  --out FILE           cert csr: write the CSR to FILE instead of stdout\n"
 	"  --new-key            cert csr: generate a new key first\n"
+	"  --force              offboard: see above\n"
 	"\n"
 	"ROLE is claim, permanent or root-ca.\n"
 	"  -h, --help           Show this help\n"
@@ -291,6 +299,9 @@ parse_command_line(int argc, char **argv, HubctlContext *ctx, HubctlOptions *opt
 			if (!value || !parse_uint("--timeout", value, 0, G_MAXUINT32, &ctx->timeout_ms))
 				return FALSE;
 			opts->options_seen |= OPT_TIMEOUT;
+		} else if (option_is_flag(arg, "--force")) {
+			ctx->force = TRUE;
+			opts->options_seen |= OPT_FORCE;
 		} else if (option_is_flag(arg, "--new-key")) {
 			ctx->new_key = TRUE;
 			opts->options_seen |= OPT_NEW_KEY;
@@ -330,6 +341,8 @@ option_name(guint option)
 		return "--out";
 	case OPT_NEW_KEY:
 		return "--new-key";
+	case OPT_FORCE:
+		return "--force";
 	default:
 		return "?";
 	}

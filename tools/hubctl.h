@@ -52,6 +52,7 @@ typedef struct {
 	const char *profile_file; /* cert import --profile */
 	const char *out_file;   /* cert csr --out */
 	gboolean new_key;       /* cert csr --new-key */
+	gboolean force;         /* offboard --force */
 } HubctlContext;
 
 /* A device object as returned by GetManagedObjects. */
@@ -141,3 +142,9 @@ int hubctl_cmd_discover(HubctlContext *ctx);
 int hubctl_cmd_onboard(HubctlContext *ctx);
 int hubctl_cmd_monitor(HubctlContext *ctx);
 int hubctl_cmd_cert(HubctlContext *ctx);
+int hubctl_cmd_provision(HubctlContext *ctx);
+int hubctl_cmd_offboard(HubctlContext *ctx);
+/* The daemon's GetCloudStatus document, or NULL (an older daemon) with @error set. */
+JsonNode *hubctl_cloud_status(HubctlContext *ctx, sd_bus_error *error);
+/* Prints the cloud lines of `hubctl status`. */
+void hubctl_cloud_print(JsonObject *cloud);

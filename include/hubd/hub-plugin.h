@@ -54,7 +54,7 @@ extern "C" {
 /* Plugin kinds (descriptor.kind). */
 #define HUB_PLUGIN_KIND_PROTOCOL  UINT32_C(1) /* ops: struct hub_protocol_ops */
 #define HUB_PLUGIN_KIND_CERTSTORE UINT32_C(2) /* ops: struct hub_certstore_ops (hub-certstore.h) */
-#define HUB_PLUGIN_KIND_TRANSPORT UINT32_C(3) /* ops: reserved for hub-transport.h */
+#define HUB_PLUGIN_KIND_TRANSPORT UINT32_C(3) /* ops: struct hub_transport_ops (hub-transport.h) */
 
 /* Descriptor flags. */
 #define HUB_PLUGIN_FLAG_IN_TREE UINT32_C(1) /* built from the hubd source tree; others taint */
@@ -68,6 +68,10 @@ extern "C" {
 
 /* Opaque handle the host gives each plugin instance; pass it back on every host call. */
 struct hub_plugin;
+/* Defined in hub-transport.h. */
+struct hub_identity_update;
+struct hub_mqtt_params;
+struct hub_mqtt_callbacks;
 
 /* Device identity a protocol plugin gives when it adds a device. */
 struct hub_device_info {
@@ -182,6 +186,65 @@ struct hub_host {
 	 * 0700, owned by the daemon's user), created on the first call. NULL
 	 * (logged) when it cannot be created. Valid until exit() returns. */
 	const char *(*state_dir)(struct hub_plugin *plugin);
+
+	/* ---- cloud (transport plugins, hub-transport.h) ----
+	 * Only the active transport ([cloud] transport=) may call these; others
+	 * get -EPERM (NULL for the calls that return strings). Failures write
+	 * one sentence into @message (@message_size bytes) where there is one. */
+
+	/* A field of the hub's identity, malloc'ed (free() it), or NULL when it
+	 * is not set. Keys: "state" (NOT_PROVISIONED, ...), "step",
+	 * "failure_reason", "method", "template_name", "endpoint",
+	 * "serial_number", "upc", "ean", "client_id", "managed_thing_id",
+	 * "certificate_id". */
+	char *(*identity_get)(struct hub_plugin *plugin, const char *key);
+	/* Applies @update and saves the identity atomically; on failure nothing
+	 * changes, in memory or on disk. */
+	int (*identity_update)(struct hub_plugin *plugin, const struct hub_identity_update *update, char *message,
+			       size_t message_size);
+
+	/* HUB_CERTSTORE_CAP_* of the store serving @role (0: none), and in
+	 * *@present whether it holds a key (1) and a certificate (2). */
+	uint32_t (*cert_capabilities)(struct hub_plugin *plugin, uint32_t role, uint32_t *present);
+	/* A PEM CSR (malloc'ed) signed by @role's key, subject from the hub's
+	 * serial number. @new_key non-zero generates the key in the store
+	 * first (EC P-256); otherwise the stored key is used (one is generated
+	 * when there is none). NULL on failure. */
+	char *(*cert_create_csr)(struct hub_plugin *plugin, uint32_t role, int32_t new_key, char *message,
+				 size_t message_size);
+	/* Stores a PEM certificate chain for @role; refused (nothing written)
+	 * when the leaf does not match the role's key. */
+	int (*cert_store)(struct hub_plugin *plugin, uint32_t role, const char *certificate_pem, char *message,
+			  size_t message_size);
+	/* Imports a certificate and its private key (PEM) into @role; refused
+	 * when they do not match or the store cannot import keys. */
+	int (*cert_import)(struct hub_plugin *plugin, uint32_t role, const char *certificate_pem,
+			   const char *key_pem, char *message, size_t message_size);
+
+	/* Opens an MQTT session to the hub's cloud endpoint with the identity
+	 * of @params->cert_role and starts connecting (then reconnecting for as
+	 * long as it is open). Returns a session id > 0 or -errno. The latest
+	 * session a transport opened is the one hubctl status shows. */
+	int64_t (*mqtt_open)(struct hub_plugin *plugin, const struct hub_mqtt_params *params,
+			     const struct hub_mqtt_callbacks *callbacks, void *user_data, char *message,
+			     size_t message_size);
+	/* Disconnects (DISCONNECT when connected) and frees the session; no
+	 * callback runs after it returns. Unknown ids are ignored. */
+	void (*mqtt_close)(struct hub_plugin *plugin, int64_t session_id);
+	/* Subscribes now when connected and again on every reconnect. QoS 0 or 1. */
+	int (*mqtt_subscribe)(struct hub_plugin *plugin, int64_t session_id, const char *topic, int32_t qos);
+	/* Publishes when connected: returns the message id (>= 0) or -ENOTCONN,
+	 * -EINVAL. The session does not keep messages while disconnected. */
+	int32_t (*mqtt_publish)(struct hub_plugin *plugin, int64_t session_id, const char *topic,
+				const void *payload, size_t len, int32_t qos, int32_t retain);
+
+	/* The cloud asked to delete the hub: the core offboards it (see
+	 * hub_transport_ops.offboard) without checking for child devices, since
+	 * the cloud has decided. 0 or -errno (-EALREADY: already offboarding). */
+	int (*offboard_request)(struct hub_plugin *plugin);
+	/* The transport finished its part of an offboarding; the core erases the
+	 * permanent identity and the device data and resets the identity. */
+	void (*offboard_done)(struct hub_plugin *plugin);
 };
 
 /*

@@ -520,7 +520,7 @@ static void test_status(void)
 	g_autoptr(JsonNode) root = NULL;
 	JsonObject *status;
 	const char *const members[] = { "version", "abiVersion", "deviceCount", "onlineDeviceCount", "discovering",
-					"pluginCount", NULL };
+					"pluginCount", "cloud", NULL };
 	g_autofree char *want_devices = g_strdup_printf("Devices:      %d (%d online)\n", N_ONBOARDED, N_ONBOARDED);
 
 	hubctl(env, &run, "status", NULL);
@@ -529,7 +529,7 @@ static void test_status(void)
 	g_assert_nonnull(strstr(run.out, "\nABI version:  1.0\n"));
 	g_assert_nonnull(strstr(run.out, want_devices));
 	g_assert_nonnull(strstr(run.out, "\nDiscovering:  no\n"));
-	g_assert_true(g_str_has_suffix(run.out, "\nPlugins:      1\n"));
+	g_assert_true(g_str_has_suffix(run.out, "\nPlugins:      1\nCloud:        none configured\n"));
 
 	hubctl(env, &run, "--json", "status", NULL);
 	assert_success(&run);
@@ -542,6 +542,7 @@ static void test_status(void)
 	g_assert_cmpint(int_member(status, "onlineDeviceCount"), ==, N_ONBOARDED);
 	g_assert_false(boolean_member(status, "discovering"));
 	g_assert_cmpint(int_member(status, "pluginCount"), ==, 1);
+	g_assert_false(json_object_get_boolean_member(json_object_get_object_member(status, "cloud"), "configured"));
 
 	/* Discovering follows the Manager's property. */
 	reply = hub_test_call(env, "/org/hubd/Hub1", "org.hubd.Hub1.Manager", "StartDiscovery", g_variant_new("(u)", 5),

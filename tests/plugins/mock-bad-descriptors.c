@@ -4,6 +4,8 @@
  * loader checks after the ABI (size, kind, name, duplicate, ops), mixed with
  * a few that must load. Refusing one descriptor must not refuse the others.
  */
+#include <stdio.h>
+
 #include "mock-plugin.h"
 
 static struct mock_state state_ok = { .name = "bd-ok" };
@@ -36,6 +38,34 @@ static int unexpected_init(const struct hub_host *host, struct hub_plugin *plugi
 static const struct hub_protocol_ops small_ops = {
 	.struct_size = offsetof(struct hub_protocol_ops, write_properties),
 	.start = mock_start,
+};
+
+/* A transport that does nothing, complete for ABI 1.0. */
+static int transport_start(void *user_data)
+{
+	(void)user_data;
+	return 0;
+}
+
+static int transport_provision(void *user_data, char *message, size_t message_size)
+{
+	(void)user_data;
+	snprintf(message, message_size, "not a real transport");
+	return -ENOTSUP;
+}
+
+static int transport_offboard(void *user_data, uint32_t flags)
+{
+	(void)user_data;
+	(void)flags;
+	return -ENOTSUP;
+}
+
+static const struct hub_transport_ops transport_ops = {
+	.struct_size = sizeof(struct hub_transport_ops),
+	.start = transport_start,
+	.provision = transport_provision,
+	.offboard = transport_offboard,
 };
 
 #define DESC(name_, kind_, size_, ops_, flags_, init_, exit_)         \
@@ -82,16 +112,20 @@ static const struct hub_plugin_descriptor d_no_flags =
 	DESC("bd-no-flags", PROTOCOL, NO_FLAGS, &mock_ops, IN_TREE, no_flags_init, mock_exit);
 static const struct hub_plugin_descriptor d_longest = /* 32 characters */
 	DESC("bd-12345678901234567890123456789", PROTOCOL, FULL, &mock_ops, IN_TREE, longest_init, mock_exit);
-/* Kinds without an ops header yet need no table; init and exit are optional. */
+/* init and exit are optional. */
 static const struct hub_plugin_descriptor d_transport =
-	DESC("bd-transport", HUB_PLUGIN_KIND_TRANSPORT, FULL, NULL, IN_TREE, NULL, NULL);
+	DESC("bd-transport", HUB_PLUGIN_KIND_TRANSPORT, FULL, &transport_ops, IN_TREE, NULL, NULL);
+/* A transport must bring its table. */
+static const struct hub_plugin_descriptor d_transport_no_ops =
+	DESC("bd-transport-no-ops", HUB_PLUGIN_KIND_TRANSPORT, FULL, NULL, IN_TREE, unexpected_init, mock_exit);
 /* A certstore must bring its table. */
 static const struct hub_plugin_descriptor d_certstore_no_ops =
 	DESC("bd-certstore-no-ops", HUB_PLUGIN_KIND_CERTSTORE, FULL, NULL, IN_TREE, unexpected_init, mock_exit);
 
 static const struct hub_plugin_descriptor *const descriptors[] = {
 	&d_small, &d_kind,    &d_upper, &d_dash,       &d_too_long,  &d_null_name, &d_no_ops,
-	&d_small_ops, &d_ok, &d_ok_again, &d_no_flags, &d_longest, &d_transport, &d_certstore_no_ops, NULL,
+	&d_small_ops, &d_ok, &d_ok_again, &d_no_flags, &d_longest, &d_transport, &d_certstore_no_ops,
+	&d_transport_no_ops, NULL,
 };
 
 const struct hub_plugin_descriptor *const *hub_plugin_query(void)

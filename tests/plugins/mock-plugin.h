@@ -15,6 +15,7 @@
 
 #include <hubd/hub-plugin.h>
 #include <hubd/hub-protocol.h>
+#include <hubd/hub-transport.h>
 
 #define MOCK_UNUSED __attribute__((unused))
 

@@ -549,6 +549,7 @@ static void test_bad_descriptors(void)
 		{ "bd-small-ops", "protocol ops table missing or too small" },
 		{ "bd-ok", "a plugin named bd-ok is already loaded" },
 		{ "bd-certstore-no-ops", "certstore ops table missing, too small or incomplete" },
+		{ "bd-transport-no-ops", "transport ops table missing, too small or incomplete" },
 	};
 	HubPlugin *plugin;
 
@@ -580,7 +581,7 @@ static void test_bad_descriptors(void)
 	plugin = plugin_at(loader, 2);
 	g_assert_cmpstr(plugin->name, ==, "bd-12345678901234567890123456789"); /* 32: the longest name */
 
-	/* No ops header exists for transports yet; init and exit are optional. */
+	/* A complete transport table; init and exit are optional. */
 	plugin = plugin_at(loader, 3);
 	g_assert_cmpstr(plugin->name, ==, "bd-transport");
 	g_assert_cmpuint(plugin->kind, ==, HUB_PLUGIN_KIND_TRANSPORT);
