@@ -68,6 +68,9 @@ void hub_cloud_status_free(HubCloudStatus *status)
 
 static void session_free(Session *s)
 {
+	/* Whatever the session reports while it goes down reaches nobody. */
+	memset(&s->callbacks, 0, sizeof(s->callbacks));
+	s->cloud->current_session = s->cloud->current_session == s->id ? 0 : s->cloud->current_session;
 	if (s->session)
 		s->cloud->mqtt->session_free(s->session);
 	g_free(s);
@@ -180,7 +183,7 @@ void hub_cloud_prepare(HubCloud *cloud)
 	if (!cloud->daemon->config->cloud.transport)
 		return;
 	if (!load_identity(cloud, &error)) {
-		g_critical("Cloud disabled: %s", error->message);
+		g_warning("Cloud disabled: %s", error->message);
 		cloud->identity_error = g_strdup(error->message);
 		return;
 	}
@@ -216,7 +219,7 @@ void hub_cloud_start(HubCloud *cloud)
 		return;
 	plugin = hub_plugin_loader_find(cloud->daemon->loader, name);
 	if (!plugin || plugin->kind != HUB_PLUGIN_KIND_TRANSPORT) {
-		g_critical("Cloud disabled: [cloud] transport=%s is not a loaded transport plugin (check [hubd] plugins)",
+		g_warning("Cloud disabled: [cloud] transport=%s is not a loaded transport plugin (check [hubd] plugins)",
 			   name);
 		if (!cloud->identity_error)
 			cloud->identity_error = g_strdup_printf("transport %s is not loaded", name);

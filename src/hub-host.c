@@ -313,6 +313,9 @@ static int host_kv_set(struct hub_plugin *plugin, const char *key, const char *v
 	    (value && (strlen(value) > MAX_KV_VALUE || !g_utf8_validate(value, -1, NULL))))
 		return -EINVAL;
 	hub_store_kv_set(daemon->store, plugin->name, key, value);
+	/* Plugins keep resume points here: durable when the call returns, not
+	 * up to a batch later (a kill -9 in between would lose it). */
+	hub_store_flush(daemon->store);
 	return 0;
 }
 

@@ -123,7 +123,8 @@ struct hub_host {
 	int (*invoke_main)(struct hub_plugin *plugin, void (*fn)(void *user_data), void *user_data);
 
 	/* Small persistent key/value store private to the plugin (kept in the
-	 * daemon's database). kv_get returns a malloc'ed copy (free() it) or NULL. */
+	 * daemon's database). kv_get returns a malloc'ed copy (free() it) or NULL.
+	 * A value kv_set stored survives a crash once kv_set has returned. */
 	char *(*kv_get)(struct hub_plugin *plugin, const char *key);
 	int (*kv_set)(struct hub_plugin *plugin, const char *key, const char *value); /* NULL deletes */
 

@@ -45,12 +45,14 @@ static int on_retry(void *user_data)
 	aws->retry_timer = 0;
 	if (aws->phase == AWS_IOT_PROVISIONING && aws->connected)
 		send_current_request(aws);
-	/* Not connected: the session sends it once it is. */
+	else if (aws->phase == AWS_IOT_IDLE && !aws->session)
+		/* The claim session could not even be opened (no claim credential yet). */
+		aws_iot_provisioning_begin(aws);
+	/* Otherwise the session sends it once it is connected. */
 	return 0;
 }
 
-/* Full jitter: uniform in [0, min(cap, base * 2^failures)]. */
-static guint retry_delay_ms(AwsIot *aws)
+guint aws_iot_retry_delay_ms(AwsIot *aws)
 {
 	guint64 ceiling = aws->retry_base_ms;
 
@@ -77,7 +79,7 @@ static void fail(AwsIot *aws, const char *fmt, ...)
 	aws->response_timer = 0;
 	g_clear_pointer(&aws->pending_api, g_free);
 	aws->failures++;
-	delay = retry_delay_ms(aws);
+	delay = aws_iot_retry_delay_ms(aws);
 	aws_iot_log(aws, HUB_LOG_WARNING, "Provisioning failed: %s; retrying in %u ms", reason, delay);
 	update.failure_reason = reason;
 	aws_iot_update(aws, &update);

@@ -201,6 +201,16 @@ static const struct hub_mqtt_callbacks permanent_callbacks = {
 	.published = on_permanent_published,
 };
 
+static int on_reconnect(void *user_data)
+{
+	AwsIot *aws = user_data;
+
+	aws->retry_timer = 0;
+	if (!aws->session)
+		aws_iot_connect_permanent(aws);
+	return 0;
+}
+
 void aws_iot_connect_permanent(AwsIot *aws)
 {
 	struct hub_mqtt_params params = { .struct_size = sizeof(params), .cert_role = HUB_CERT_ROLE_PERMANENT };
@@ -223,12 +233,20 @@ void aws_iot_connect_permanent(AwsIot *aws)
 	if (id < 0) {
 		struct hub_identity_update update = { .struct_size = sizeof(update), .state = -1 };
 		g_autofree char *reason = g_strdup_printf("cannot connect with the permanent identity: %s", message);
+		guint delay;
 
-		aws_iot_log(aws, HUB_LOG_ERR, "%s", reason);
+		/* The store may come back (a TPM, a token): try again, never give up. */
+		aws->failures++;
+		delay = aws_iot_retry_delay_ms(aws);
+		aws_iot_log(aws, HUB_LOG_WARNING, "%s; retrying in %u ms", reason, delay);
 		update.failure_reason = reason;
 		aws_iot_update(aws, &update);
+		if (aws->retry_timer)
+			aws->host->timer_remove(aws->handle, aws->retry_timer);
+		aws->retry_timer = aws->host->timer_add(aws->handle, MAX(delay, 1), on_reconnect, aws);
 		return;
 	}
+	aws->failures = 0;
 	aws->session = id;
 	control = g_strdup_printf("south/%s/control", aws->client_id);
 	aws->host->mqtt_subscribe(aws->handle, id, control, 1);
@@ -271,7 +289,9 @@ static int aws_provision(void *user_data, char *message, size_t message_size)
 		aws->phase = AWS_IOT_IDLE;
 	}
 	aws->failures = 0;
-	if (aws->phase == AWS_IOT_IDLE && !aws->session) {
+	if (!aws->session) {
+		/* Nothing open (a store that failed, or idle): from the step reached. */
+		aws_iot_provisioning_reset(aws);
 		aws_iot_provisioning_begin(aws);
 		return 0;
 	}

@@ -89,6 +89,8 @@ void aws_iot_close_session(AwsIot *aws);
 void aws_iot_connect_permanent(AwsIot *aws);
 
 /* hub-aws-iot-provisioning.c */
+/* Full jitter: uniform in [0, min(retry-cap-ms, retry-base-ms * 2^(failures - 1))]. */
+guint aws_iot_retry_delay_ms(AwsIot *aws);
 /* Starts or resumes fleet provisioning from the identity's step. */
 void aws_iot_provisioning_begin(AwsIot *aws);
 /* `hubctl provision` while provisioning: retry now instead of after the delay. */

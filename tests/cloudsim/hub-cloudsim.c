@@ -21,11 +21,33 @@
 
 #define SUBSCRIBE_TIMEOUT_MS 5000
 #define CERT_DAYS            365
+/* How long mosquitto_loop() may block: the responder thread's stop latency. */
+#define LOOP_TIMEOUT_MS      100
+#define RECONNECT_MS         100
+/* How long the responder may take to notice that the broker went away. */
+#define DISCONNECT_TIMEOUT_MS 5000
 
 #define TOPIC_CSR      "$aws/certificates/create-from-csr/json"
 #define TOPIC_KEYS     "$aws/certificates/create/json"
 #define TOPIC_TEMPLATE "$aws/provisioning-templates/"
 #define TOPIC_PROVISION_SUFFIX "/provision/json"
+#define TOPIC_NORTH    "north/"
+#define TOPIC_LIFECYCLE_SUFFIX "/lifecycle"
+
+/* What the responder subscribes to, after every (re)connect. */
+static const char *const responder_topics[] = {
+	TOPIC_CSR,
+	TOPIC_KEYS,
+	TOPIC_TEMPLATE "+" TOPIC_PROVISION_SUFFIX,
+	TOPIC_NORTH "+" TOPIC_LIFECYCLE_SUFFIX,
+};
+
+/* A managed thing; deleted ones stay (status NULL) because tests hold
+ * pointers to them. */
+typedef struct {
+	HubCloudsimThing pub; /* what hub_cloudsim_add_managed_thing() returns */
+	const char *status;   /* HUB_CLOUDSIM_STATUS_*, NULL once deleted */
+} Thing;
 
 struct _HubCloudsim {
 	char *dir;
@@ -35,20 +57,26 @@ struct _HubCloudsim {
 	char *acl_path;
 	HubTestBroker *broker;
 	struct mosquitto *responder;
-	gboolean loop_started;
+	GThread *loop_thread;
 
 	/* Everything below is shared with the responder thread. */
 	GMutex lock;
 	GCond cond;
+	gint stopping; /* atomic: the loop also reads it without the lock */
+	gboolean connected;
 	guint subscribed;
 	char *template_name;
 	guint throttle[HUB_CLOUDSIM_N_APIS];
+	gboolean held[HUB_CLOUDSIM_N_APIS];
+	char *reply[HUB_CLOUDSIM_N_APIS];
 	guint count[HUB_CLOUDSIM_N_APIS];
 	guint accepted[HUB_CLOUDSIM_N_APIS];
 	guint rejected[HUB_CLOUDSIM_N_APIS];
+	guint offboarded;
+	guint lifecycle_ignored;
 	GPtrArray *issued;   /* HubCloudsimIssued * */
 	GHashTable *tokens;  /* unused ownership token -> HubCloudsimIssued * (in @issued) */
-	GPtrArray *things;   /* HubCloudsimThing * */
+	GPtrArray *things;   /* Thing *, oldest first, deleted ones included */
 };
 
 /* Broker */
@@ -108,12 +136,12 @@ static HubCloudsimIssued *issued_copy(const HubCloudsimIssued *issued)
 
 static void thing_free(gpointer data)
 {
-	HubCloudsimThing *thing = data;
+	Thing *thing = data;
 
-	g_free(thing->serial_number);
-	g_free(thing->product_code);
-	g_free(thing->managed_thing_id);
-	g_free(thing->thing_name);
+	g_free(thing->pub.serial_number);
+	g_free(thing->pub.product_code);
+	g_free(thing->pub.managed_thing_id);
+	g_free(thing->pub.thing_name);
 	g_free(thing);
 }
 
@@ -161,18 +189,20 @@ static HubCloudsimIssued *record_issued(HubCloudsim *sim, HubCloudsimApi api, ch
 
 /* Responder */
 
+static void publish_text(HubCloudsim *sim, const char *topic, const char *text)
+{
+	int rc = mosquitto_publish(sim->responder, NULL, topic, (int)strlen(text), text, 1, false);
+
+	if (rc != MOSQ_ERR_SUCCESS)
+		g_printerr("cloudsim: publishing to %s: %s\n", topic, mosquitto_strerror(rc));
+}
+
 static void publish_json(HubCloudsim *sim, const char *topic, JsonBuilder *builder)
 {
 	g_autoptr(JsonNode) root = json_builder_get_root(builder);
-	g_autoptr(JsonGenerator) generator = json_generator_new();
-	g_autofree char *text = NULL;
-	int rc;
+	g_autofree char *text = json_to_string(root, FALSE);
 
-	json_generator_set_root(generator, root);
-	text = json_generator_to_data(generator, NULL);
-	rc = mosquitto_publish(sim->responder, NULL, topic, (int)strlen(text), text, 1, false);
-	if (rc != MOSQ_ERR_SUCCESS)
-		g_printerr("cloudsim: publishing to %s: %s\n", topic, mosquitto_strerror(rc));
+	publish_text(sim, topic, text);
 }
 
 static void reject(HubCloudsim *sim, HubCloudsimApi api, const char *request_topic, int status, const char *code,
@@ -290,14 +320,28 @@ static void handle_create_keys(HubCloudsim *sim, const char *topic, const char *
 	accept_certificate(sim, HUB_CLOUDSIM_API_CREATE_KEYS, topic, issued, key_pem, token);
 }
 
-static HubCloudsimThing *find_thing(HubCloudsim *sim, const char *serial, const char *code)
+/* The newest thing with that SN and UPC/EAN that was not deleted. */
+static Thing *find_thing(HubCloudsim *sim, const char *serial, const char *code)
 {
 	if (!serial || !code)
 		return NULL;
-	for (guint i = 0; i < sim->things->len; i++) {
-		HubCloudsimThing *thing = g_ptr_array_index(sim->things, i);
+	for (guint i = sim->things->len; i > 0; i--) {
+		Thing *thing = g_ptr_array_index(sim->things, i - 1);
 
-		if (g_str_equal(thing->serial_number, serial) && g_str_equal(thing->product_code, code))
+		if (thing->status && g_str_equal(thing->pub.serial_number, serial) &&
+		    g_str_equal(thing->pub.product_code, code))
+			return thing;
+	}
+	return NULL;
+}
+
+/* Deleted ones included. */
+static Thing *find_thing_by_id(HubCloudsim *sim, const char *managed_thing_id)
+{
+	for (guint i = 0; i < sim->things->len; i++) {
+		Thing *thing = g_ptr_array_index(sim->things, i);
+
+		if (g_str_equal(thing->pub.managed_thing_id, managed_thing_id))
 			return thing;
 	}
 	return NULL;
@@ -313,7 +357,7 @@ static void handle_register_thing(HubCloudsim *sim, const char *topic, const cha
 	JsonObject *request, *parameters = NULL;
 	JsonNode *node;
 	HubCloudsimIssued *issued;
-	HubCloudsimThing *thing;
+	Thing *thing;
 	const char *token, *serial, *code;
 
 	if (g_strcmp0(template_name, sim->template_name) != 0) {
@@ -355,10 +399,19 @@ static void handle_register_thing(HubCloudsim *sim, const char *topic, const cha
 		reject(sim, api, topic, 403, "PreProvisioningHookFailed", message);
 		return;
 	}
+	if (g_strcmp0(thing->status, HUB_CLOUDSIM_STATUS_DELETE_IN_PROGRESS) == 0) {
+		g_autofree char *message =
+			g_strdup_printf("Pre-provisioning hook failed: managed thing %s is being deleted",
+					thing->pub.managed_thing_id);
+
+		reject(sim, api, topic, 403, "PreProvisioningHookFailed", message);
+		return;
+	}
+	thing->status = HUB_CLOUDSIM_STATUS_ACTIVATED;
 	g_free(issued->thing_name);
-	issued->thing_name = g_strdup(thing->thing_name);
+	issued->thing_name = g_strdup(thing->pub.thing_name);
 	g_free(issued->managed_thing_id);
-	issued->managed_thing_id = g_strdup(thing->managed_thing_id);
+	issued->managed_thing_id = g_strdup(thing->pub.managed_thing_id);
 	g_hash_table_remove(sim->tokens, token);
 
 	builder = json_builder_new();
@@ -366,10 +419,10 @@ static void handle_register_thing(HubCloudsim *sim, const char *topic, const cha
 	json_builder_set_member_name(builder, "deviceConfiguration");
 	json_builder_begin_object(builder);
 	json_builder_set_member_name(builder, "managedThingId");
-	json_builder_add_string_value(builder, thing->managed_thing_id);
+	json_builder_add_string_value(builder, thing->pub.managed_thing_id);
 	json_builder_end_object(builder);
 	json_builder_set_member_name(builder, "thingName");
-	json_builder_add_string_value(builder, thing->thing_name);
+	json_builder_add_string_value(builder, thing->pub.thing_name);
 	json_builder_end_object(builder);
 	sim->accepted[api]++;
 	accepted_topic = g_strconcat(topic, "/accepted", NULL);
@@ -400,18 +453,75 @@ static gboolean classify(const char *topic, HubCloudsimApi *api, char **template
 	return FALSE;
 }
 
+/* The client id in north/<client id>/lifecycle, or NULL. */
+static char *lifecycle_client(const char *topic)
+{
+	gsize start = strlen(TOPIC_NORTH);
+	gsize len;
+
+	if (!g_str_has_prefix(topic, TOPIC_NORTH) || !g_str_has_suffix(topic, TOPIC_LIFECYCLE_SUFFIX))
+		return NULL;
+	len = strlen(topic) - start;
+	if (len <= strlen(TOPIC_LIFECYCLE_SUFFIX))
+		return NULL;
+	len -= strlen(TOPIC_LIFECYCLE_SUFFIX);
+	if (memchr(topic + start, '/', len))
+		return NULL;
+	return g_strndup(topic + start, len);
+}
+
+/* A hub's {"event":"OFFBOARDED","managedThingId":...} deletes its managed
+ * thing; the ACL already confines @client_id to the publisher's own. */
+static void handle_lifecycle(HubCloudsim *sim, const char *client_id, const char *payload)
+{
+	g_autoptr(JsonParser) parser = json_parser_new();
+	JsonObject *report = NULL;
+	const char *id = NULL;
+	Thing *thing = NULL;
+
+	if (json_parser_load_from_data(parser, payload, -1, NULL) && json_parser_get_root(parser) &&
+	    JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+		report = json_node_get_object(json_parser_get_root(parser));
+	if (g_strcmp0(string_member(report, "event"), "OFFBOARDED") == 0)
+		id = string_member(report, "managedThingId");
+	if (id)
+		thing = find_thing_by_id(sim, id);
+	if (!thing || !g_str_equal(thing->pub.thing_name, client_id)) {
+		sim->lifecycle_ignored++;
+		return;
+	}
+	thing->status = NULL;
+	sim->offboarded++;
+}
+
 static void on_message(struct mosquitto *mosq, void *data, const struct mosquitto_message *msg)
 {
 	HubCloudsim *sim = data;
 	g_autofree char *payload = g_strndup(msg->payload, (gsize)msg->payloadlen);
 	g_autofree char *template_name = NULL;
+	g_autofree char *client_id = lifecycle_client(msg->topic);
 	HubCloudsimApi api;
 
+	if (client_id) {
+		g_mutex_lock(&sim->lock);
+		handle_lifecycle(sim, client_id, payload);
+		g_cond_broadcast(&sim->cond);
+		g_mutex_unlock(&sim->lock);
+		return;
+	}
 	if (!classify(msg->topic, &api, &template_name))
 		return;
 	g_mutex_lock(&sim->lock);
 	sim->count[api]++;
-	if (sim->throttle[api] > 0) {
+	if (sim->reply[api]) {
+		g_autofree char *reply = g_steal_pointer(&sim->reply[api]);
+		g_autofree char *topic = g_strconcat(msg->topic, "/accepted", NULL);
+
+		sim->accepted[api]++;
+		publish_text(sim, topic, reply);
+	} else if (sim->held[api]) {
+		/* Dropped, as if the cloud never answered. */
+	} else if (sim->throttle[api] > 0) {
 		sim->throttle[api]--;
 		reject(sim, api, msg->topic, 429, "Throttling", "Rate exceeded");
 	} else if (api == HUB_CLOUDSIM_API_CREATE_FROM_CSR) {
@@ -421,6 +531,36 @@ static void on_message(struct mosquitto *mosq, void *data, const struct mosquitt
 	} else {
 		handle_register_thing(sim, msg->topic, template_name, payload);
 	}
+	g_cond_broadcast(&sim->cond);
+	g_mutex_unlock(&sim->lock);
+}
+
+/* The session is clean: subscribe again after every connect. */
+static void on_connect(struct mosquitto *mosq, void *data, int rc)
+{
+	HubCloudsim *sim = data;
+
+	if (rc != 0)
+		return;
+	g_mutex_lock(&sim->lock);
+	sim->connected = TRUE;
+	sim->subscribed = 0;
+	g_cond_broadcast(&sim->cond);
+	g_mutex_unlock(&sim->lock);
+	for (guint i = 0; i < G_N_ELEMENTS(responder_topics); i++) {
+		rc = mosquitto_subscribe(mosq, NULL, responder_topics[i], 1);
+		if (rc != MOSQ_ERR_SUCCESS)
+			g_printerr("cloudsim: subscribing to %s: %s\n", responder_topics[i], mosquitto_strerror(rc));
+	}
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *data, int rc)
+{
+	HubCloudsim *sim = data;
+
+	g_mutex_lock(&sim->lock);
+	sim->connected = FALSE;
+	sim->subscribed = 0;
 	g_cond_broadcast(&sim->cond);
 	g_mutex_unlock(&sim->lock);
 }
@@ -436,6 +576,55 @@ static void on_subscribe(struct mosquitto *mosq, void *data, int mid, int count,
 	g_mutex_unlock(&sim->lock);
 }
 
+typedef gboolean (*DoneFunc)(HubCloudsim *sim, gconstpointer data);
+
+/* Waits on @sim's condition until @done (called with the lock held) or
+ * @timeout_ms; returns @done's last answer. */
+static gboolean wait_for(HubCloudsim *sim, DoneFunc done, gconstpointer data, guint timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * G_TIME_SPAN_MILLISECOND;
+	gboolean ok;
+
+	g_mutex_lock(&sim->lock);
+	while (!(ok = done(sim, data)) && g_cond_wait_until(&sim->cond, &sim->lock, deadline))
+		;
+	g_mutex_unlock(&sim->lock);
+	return ok;
+}
+
+static gboolean is_ready(HubCloudsim *sim, gconstpointer data)
+{
+	return sim->connected && sim->subscribed == G_N_ELEMENTS(responder_topics);
+}
+
+static gboolean is_disconnected(HubCloudsim *sim, gconstpointer data)
+{
+	return !sim->connected;
+}
+
+/* Not mosquitto_loop_forever(): libmosquitto 2.0.11 gives up reconnecting
+ * when a TLS connection ends (OpenSSL leaves errno = EPROTO), and it waits
+ * whole seconds between attempts. */
+static gpointer responder_loop(gpointer data)
+{
+	HubCloudsim *sim = data;
+
+	while (!g_atomic_int_get(&sim->stopping)) {
+		gint64 retry_at;
+
+		if (mosquitto_loop(sim->responder, LOOP_TIMEOUT_MS, 1) == MOSQ_ERR_SUCCESS)
+			continue;
+		retry_at = g_get_monotonic_time() + RECONNECT_MS * G_TIME_SPAN_MILLISECOND;
+		g_mutex_lock(&sim->lock);
+		while (!g_atomic_int_get(&sim->stopping) && g_cond_wait_until(&sim->cond, &sim->lock, retry_at))
+			;
+		g_mutex_unlock(&sim->lock);
+		if (!g_atomic_int_get(&sim->stopping))
+			mosquitto_reconnect(sim->responder);
+	}
+	return NULL;
+}
+
 static gpointer init_once(gpointer data)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -446,7 +635,6 @@ static gpointer init_once(gpointer data)
 static gboolean start_responder(HubCloudsim *sim, GError **error)
 {
 	static GOnce once = G_ONCE_INIT;
-	static const char *const topics[] = { TOPIC_CSR, TOPIC_KEYS, TOPIC_TEMPLATE "+" TOPIC_PROVISION_SUFFIX };
 	static const HubTlsOptions options = { .hostname = "localhost" };
 	g_autofree char *key_pem = NULL;
 	g_autofree char *cert_pem = hub_test_pki_issue_client(sim->pki, HUB_CLOUDSIM_RESPONDER_CN, CERT_DAYS, &key_pem);
@@ -454,7 +642,6 @@ static gboolean start_responder(HubCloudsim *sim, GError **error)
 	STACK_OF(X509) *chain = hub_test_pem_to_chain(cert_pem);
 	STACK_OF(X509) *anchors = hub_test_pki_trust_anchors(sim->pki);
 	g_autoptr(SSL_CTX) ctx = hub_tls_context_new(chain, key, anchors, &options, error);
-	gint64 deadline;
 	int rc;
 
 	sk_X509_pop_free(chain, X509_free);
@@ -468,6 +655,10 @@ static gboolean start_responder(HubCloudsim *sim, GError **error)
 	mosquitto_int_option(sim->responder, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
 	mosquitto_int_option(sim->responder, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_void_option(sim->responder, MOSQ_OPT_SSL_CTX, ctx);
+	/* Our own loop thread: calls from other threads only queue packets. */
+	mosquitto_threaded_set(sim->responder, true);
+	mosquitto_connect_callback_set(sim->responder, on_connect);
+	mosquitto_disconnect_callback_set(sim->responder, on_disconnect);
 	mosquitto_message_callback_set(sim->responder, on_message);
 	mosquitto_subscribe_callback_set(sim->responder, on_subscribe);
 	/* Blocking: libmosquitto 2.0.11 spins on a refused async TLS connect. */
@@ -477,41 +668,29 @@ static gboolean start_responder(HubCloudsim *sim, GError **error)
 			    mosquitto_strerror(rc));
 		return FALSE;
 	}
-	for (guint i = 0; i < G_N_ELEMENTS(topics); i++) {
-		rc = mosquitto_subscribe(sim->responder, NULL, topics[i], 1);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cloudsim responder: subscribing to %s: %s",
-				    topics[i], mosquitto_strerror(rc));
-			return FALSE;
-		}
-	}
-	rc = mosquitto_loop_start(sim->responder);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cloudsim responder: %s", mosquitto_strerror(rc));
-		return FALSE;
-	}
-	sim->loop_started = TRUE;
-	deadline = g_get_monotonic_time() + SUBSCRIBE_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
-	g_mutex_lock(&sim->lock);
-	while (sim->subscribed < G_N_ELEMENTS(topics) && g_cond_wait_until(&sim->cond, &sim->lock, deadline))
-		;
-	rc = sim->subscribed == G_N_ELEMENTS(topics);
-	g_mutex_unlock(&sim->lock);
-	if (!rc)
+	sim->loop_thread = g_thread_new("cloudsim-responder", responder_loop, sim);
+	if (!wait_for(sim, is_ready, NULL, SUBSCRIBE_TIMEOUT_MS)) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_TIMEOUT,
 			    "cloudsim responder: the broker did not grant its subscriptions");
-	return rc;
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static void stop_responder(HubCloudsim *sim)
 {
 	if (!sim->responder)
 		return;
-	if (sim->loop_started) {
-		mosquitto_disconnect(sim->responder);
-		mosquitto_loop_stop(sim->responder, false);
-		sim->loop_started = FALSE;
+	if (sim->loop_thread) {
+		g_mutex_lock(&sim->lock);
+		g_atomic_int_set(&sim->stopping, 1);
+		g_cond_broadcast(&sim->cond);
+		g_mutex_unlock(&sim->lock);
+		g_thread_join(g_steal_pointer(&sim->loop_thread));
 	}
+	/* Back to one thread: DISCONNECT is written at once. */
+	mosquitto_threaded_set(sim->responder, false);
+	mosquitto_disconnect(sim->responder);
 	mosquitto_destroy(sim->responder);
 	sim->responder = NULL;
 }
@@ -581,6 +760,8 @@ void hub_cloudsim_free(HubCloudsim *sim)
 	g_free(sim->claim_key_path);
 	g_free(sim->acl_path);
 	g_free(sim->template_name);
+	for (guint i = 0; i < HUB_CLOUDSIM_N_APIS; i++)
+		g_free(sim->reply[i]);
 	g_hash_table_unref(sim->tokens);
 	g_ptr_array_unref(sim->issued);
 	g_ptr_array_unref(sim->things);
@@ -632,18 +813,87 @@ char *hub_cloudsim_issue_client(HubCloudsim *sim, const char *common_name, char 
 const HubCloudsimThing *hub_cloudsim_add_managed_thing(HubCloudsim *sim, const char *serial_number,
 						       const char *product_code)
 {
-	HubCloudsimThing *thing = g_new0(HubCloudsimThing, 1);
+	Thing *thing = g_new0(Thing, 1);
 	g_autofree char *mt = random_hex(8);
 	g_autofree char *name = random_hex(8);
 
-	thing->serial_number = g_strdup(serial_number);
-	thing->product_code = g_strdup(product_code);
-	thing->managed_thing_id = g_strconcat("mt-", mt, NULL);
-	thing->thing_name = g_strconcat("hub-", name, NULL);
+	thing->pub.serial_number = g_strdup(serial_number);
+	thing->pub.product_code = g_strdup(product_code);
+	thing->pub.managed_thing_id = g_strconcat("mt-", mt, NULL);
+	thing->pub.thing_name = g_strconcat("hub-", name, NULL);
+	thing->status = HUB_CLOUDSIM_STATUS_PRE_ASSOCIATED;
 	g_mutex_lock(&sim->lock);
 	g_ptr_array_add(sim->things, thing);
 	g_mutex_unlock(&sim->lock);
-	return thing;
+	return &thing->pub;
+}
+
+gboolean hub_cloudsim_delete_managed_thing(HubCloudsim *sim, const char *managed_thing_id)
+{
+	g_autoptr(JsonBuilder) builder = json_builder_new();
+	g_autofree char *topic = NULL;
+	Thing *thing;
+
+	g_mutex_lock(&sim->lock);
+	thing = find_thing_by_id(sim, managed_thing_id);
+	if (thing && thing->status) {
+		thing->status = HUB_CLOUDSIM_STATUS_DELETE_IN_PROGRESS;
+		topic = g_strdup_printf("south/%s/control", thing->pub.thing_name);
+	}
+	g_mutex_unlock(&sim->lock);
+	if (!topic)
+		return FALSE;
+	json_builder_begin_object(builder);
+	json_builder_set_member_name(builder, "operation");
+	json_builder_add_string_value(builder, "DeleteManagedThing");
+	json_builder_set_member_name(builder, "managedThingId");
+	json_builder_add_string_value(builder, managed_thing_id);
+	json_builder_end_object(builder);
+	publish_json(sim, topic, builder);
+	return TRUE;
+}
+
+char *hub_cloudsim_thing_status(HubCloudsim *sim, const char *managed_thing_id)
+{
+	char *status = NULL;
+	Thing *thing;
+
+	g_mutex_lock(&sim->lock);
+	thing = find_thing_by_id(sim, managed_thing_id);
+	if (thing)
+		status = g_strdup(thing->status);
+	g_mutex_unlock(&sim->lock);
+	return status;
+}
+
+guint hub_cloudsim_offboarded(HubCloudsim *sim)
+{
+	guint value;
+
+	g_mutex_lock(&sim->lock);
+	value = sim->offboarded;
+	g_mutex_unlock(&sim->lock);
+	return value;
+}
+
+guint hub_cloudsim_lifecycle_ignored(HubCloudsim *sim)
+{
+	guint value;
+
+	g_mutex_lock(&sim->lock);
+	value = sim->lifecycle_ignored;
+	g_mutex_unlock(&sim->lock);
+	return value;
+}
+
+static gboolean offboarded_reached(HubCloudsim *sim, gconstpointer data)
+{
+	return sim->offboarded >= GPOINTER_TO_UINT(data);
+}
+
+gboolean hub_cloudsim_wait_offboarded(HubCloudsim *sim, guint n, guint timeout_ms)
+{
+	return wait_for(sim, offboarded_reached, GUINT_TO_POINTER(n), timeout_ms);
 }
 
 void hub_cloudsim_set_template(HubCloudsim *sim, const char *name)
@@ -659,6 +909,23 @@ void hub_cloudsim_set_throttle(HubCloudsim *sim, HubCloudsimApi api, guint n)
 	g_return_if_fail(api < HUB_CLOUDSIM_N_APIS);
 	g_mutex_lock(&sim->lock);
 	sim->throttle[api] = n;
+	g_mutex_unlock(&sim->lock);
+}
+
+void hub_cloudsim_set_reply(HubCloudsim *sim, HubCloudsimApi api, const char *payload)
+{
+	g_return_if_fail(api < HUB_CLOUDSIM_N_APIS);
+	g_mutex_lock(&sim->lock);
+	g_free(sim->reply[api]);
+	sim->reply[api] = g_strdup(payload);
+	g_mutex_unlock(&sim->lock);
+}
+
+void hub_cloudsim_hold(HubCloudsim *sim, HubCloudsimApi api, gboolean hold)
+{
+	g_return_if_fail(api < HUB_CLOUDSIM_N_APIS);
+	g_mutex_lock(&sim->lock);
+	sim->held[api] = hold;
 	g_mutex_unlock(&sim->lock);
 }
 
@@ -697,4 +964,62 @@ GPtrArray *hub_cloudsim_issued(HubCloudsim *sim)
 		g_ptr_array_add(copy, issued_copy(g_ptr_array_index(sim->issued, i)));
 	g_mutex_unlock(&sim->lock);
 	return copy;
+}
+
+typedef struct {
+	HubCloudsimApi api;
+	guint n;
+} CountGoal;
+
+static gboolean count_reached(HubCloudsim *sim, gconstpointer data)
+{
+	const CountGoal *goal = data;
+
+	return sim->count[goal->api] >= goal->n;
+}
+
+gboolean hub_cloudsim_wait_count(HubCloudsim *sim, HubCloudsimApi api, guint n, guint timeout_ms)
+{
+	const CountGoal goal = { api, n };
+
+	g_return_val_if_fail(api < HUB_CLOUDSIM_N_APIS, FALSE);
+	return wait_for(sim, count_reached, &goal, timeout_ms);
+}
+
+/* The broker */
+
+/* Returns once the responder has seen the connection drop, so that a
+ * following hub_cloudsim_broker_start() waits for a fresh subscription. */
+static void wait_responder_disconnected(HubCloudsim *sim)
+{
+	if (!wait_for(sim, is_disconnected, NULL, DISCONNECT_TIMEOUT_MS))
+		g_error("cloudsim responder: still connected %d ms after the broker went away", DISCONNECT_TIMEOUT_MS);
+}
+
+void hub_cloudsim_broker_stop(HubCloudsim *sim)
+{
+	hub_test_broker_stop(sim->broker);
+	wait_responder_disconnected(sim);
+}
+
+void hub_cloudsim_broker_kill(HubCloudsim *sim)
+{
+	hub_test_broker_kill(sim->broker);
+	wait_responder_disconnected(sim);
+}
+
+gboolean hub_cloudsim_broker_start(HubCloudsim *sim)
+{
+	g_return_val_if_fail(sim->loop_thread != NULL, FALSE);
+	if (!hub_test_broker_restart(sim->broker))
+		return FALSE;
+	return wait_for(sim, is_ready, NULL, SUBSCRIBE_TIMEOUT_MS);
+}
+
+void hub_cloudsim_restart(HubCloudsim *sim)
+{
+	hub_cloudsim_broker_stop(sim);
+	if (!hub_cloudsim_broker_start(sim))
+		g_error("cloudsim: the broker did not come back on port %u with the responder subscribed",
+			hub_cloudsim_port(sim));
 }

@@ -20,6 +20,16 @@
  * answering on <request topic>/accepted or /rejected with the AWS payloads;
  * rejections carry statusCode, errorCode and errorMessage.
  *
+ * Offboarding: the cloud's DeleteManagedThing reaches the hub as
+ *   south/<thing name>/control  {"operation":"DeleteManagedThing","managedThingId":"<id>"}
+ * and the hub (client id = thing name) reports, after that request or on its
+ * own, with QoS 1
+ *   north/<client id>/lifecycle {"event":"OFFBOARDED","managedThingId":"<id>"}
+ * which deletes the managed thing.
+ *
+ * The responder reconnects and subscribes again by itself when the broker
+ * comes back (hub_cloudsim_broker_start()).
+ *
  * Unlike AWS, a reply goes to every client subscribed to the reply topic
  * (mosquitto cannot address one connection), so run one claim client at a
  * time. Failures to start the broker abort the test (like HubTestBroker).
@@ -47,6 +57,11 @@ typedef enum {
 /* The CN CreateKeysAndCertificate gives its certificates (as AWS does). */
 #define HUB_CLOUDSIM_CREATED_CN "AWS IoT Certificate"
 
+/* Managed thing states (hub_cloudsim_thing_status()). */
+#define HUB_CLOUDSIM_STATUS_PRE_ASSOCIATED     "PRE_ASSOCIATED"
+#define HUB_CLOUDSIM_STATUS_ACTIVATED          "ACTIVATED"
+#define HUB_CLOUDSIM_STATUS_DELETE_IN_PROGRESS "DELETE_IN_PROGRESS"
+
 /* A certificate the cloud issued. thing_name and managed_thing_id are NULL
  * until RegisterThing used its ownership token. */
 typedef struct {
@@ -57,7 +72,8 @@ typedef struct {
 	char *managed_thing_id;
 } HubCloudsimIssued;
 
-/* A managed thing registered beforehand (owned by the cloudsim). */
+/* A managed thing registered beforehand (owned by the cloudsim; stays valid
+ * until hub_cloudsim_free(), also once the thing was deleted). */
 typedef struct {
 	char *serial_number;
 	char *product_code; /* UPC or EAN */
@@ -92,23 +108,78 @@ char *hub_cloudsim_read_log(HubCloudsim *sim);
  * PEM; the PKCS#8 key goes to @key_pem (both g_free). */
 char *hub_cloudsim_issue_client(HubCloudsim *sim, const char *common_name, char **key_pem);
 
-/* Registers a managed thing: RegisterThing accepts only parameters whose
- * "SerialNumber" (or "SN") and "UPC" (or "EAN") match a registered thing.
- * Its ids are made up (managedThingId "mt-<hex>", thing name / client id
- * "hub-<hex>", different from each other). */
+/* Registers a managed thing (status PRE_ASSOCIATED): RegisterThing accepts
+ * only parameters whose "SerialNumber" (or "SN") and "UPC" (or "EAN") match
+ * a registered thing that was not deleted, the newest if several do. Its
+ * ids are made up and new on every call (managedThingId "mt-<hex>", thing
+ * name / client id "hub-<hex>", different from each other). */
 const HubCloudsimThing *hub_cloudsim_add_managed_thing(HubCloudsim *sim, const char *serial_number,
 						       const char *product_code);
+/* The cloud's DeleteManagedThing: publishes (QoS 1, from the responder)
+ * {"operation":"DeleteManagedThing","managedThingId":@managed_thing_id} on
+ * south/<thing name>/control and sets the status to DELETE_IN_PROGRESS,
+ * in which RegisterThing for it is rejected (403 PreProvisioningHookFailed).
+ * The thing is deleted once its hub reports OFFBOARDED. Calling it again
+ * publishes again. FALSE (nothing sent) when no such thing exists or it was
+ * deleted. While the broker is stopped the message is lost. */
+gboolean hub_cloudsim_delete_managed_thing(HubCloudsim *sim, const char *managed_thing_id);
+/* The managed thing's status: a HUB_CLOUDSIM_STATUS_* string (g_free), ACTIVATED
+ * once a RegisterThing for it was accepted; NULL when it does not exist or
+ * was deleted. */
+char *hub_cloudsim_thing_status(HubCloudsim *sim, const char *managed_thing_id);
+/* OFFBOARDED reports received on north/<client id>/lifecycle whose
+ * managedThingId names a managed thing with that thing name (client id).
+ * The first one deletes the thing (whatever its status; from then on
+ * RegisterThing for its SN/UPC gets 403 PreProvisioningHookFailed until a
+ * test adds it again); repeats are counted and change nothing. */
+guint hub_cloudsim_offboarded(HubCloudsim *sim);
+/* Lifecycle messages the cloud did not act on: not a JSON object, another
+ * event, a missing or unknown managedThingId, or another hub's thing. */
+guint hub_cloudsim_lifecycle_ignored(HubCloudsim *sim);
+/* Waits (up to @timeout_ms, on the sim's condition variable) until
+ * hub_cloudsim_offboarded() >= @n; FALSE on timeout. */
+gboolean hub_cloudsim_wait_offboarded(HubCloudsim *sim, guint n, guint timeout_ms);
+
 /* Only RegisterThing for template @name succeeds (default
  * HUB_CLOUDSIM_DEFAULT_TEMPLATE); others get 404 ResourceNotFoundException. */
 void hub_cloudsim_set_template(HubCloudsim *sim, const char *name);
 /* The next @n requests to @api get 429 "Throttling". */
 void hub_cloudsim_set_throttle(HubCloudsim *sim, HubCloudsimApi api, guint n);
+/* The next request to @api (one-shot) is answered on <request
+ * topic>/accepted with @payload verbatim (copied; any text: invalid JSON,
+ * missing fields, a certificate for another key, megabytes), and nothing
+ * else happens: no certificate, token or thing changes. It counts as
+ * accepted. Checked before throttling; NULL cancels a pending reply. */
+void hub_cloudsim_set_reply(HubCloudsim *sim, HubCloudsimApi api, const char *payload);
+/* While @hold, requests to @api are counted but dropped unanswered (as if
+ * the cloud never replied; a pending throttle is kept for later). A
+ * pending set_reply is still served, so a test can hand out one hostile
+ * answer at a time. Releasing does not answer the dropped ones. */
+void hub_cloudsim_hold(HubCloudsim *sim, HubCloudsimApi api, gboolean hold);
 
 /* Requests received per API (answered or not). */
 guint hub_cloudsim_count(HubCloudsim *sim, HubCloudsimApi api);
+/* Waits (up to @timeout_ms, on the sim's condition variable, no polling)
+ * until hub_cloudsim_count(@api) >= @n; FALSE on timeout. */
+gboolean hub_cloudsim_wait_count(HubCloudsim *sim, HubCloudsimApi api, guint n, guint timeout_ms);
 /* Accepted and rejected answers sent per API. */
 guint hub_cloudsim_accepted(HubCloudsim *sim, HubCloudsimApi api);
 guint hub_cloudsim_rejected(HubCloudsim *sim, HubCloudsimApi api);
 /* A snapshot of the certificates issued so far, oldest first
  * (HubCloudsimIssued *, g_ptr_array_unref frees them). */
 GPtrArray *hub_cloudsim_issued(HubCloudsim *sim);
+
+/* "The broker went away": all clients lose their connection, the port stays
+ * reserved in mosquitto.conf. Stop: SIGTERM (like hub_cloudsim_stop());
+ * kill: SIGKILL. Both return once the responder saw its connection drop. */
+void hub_cloudsim_broker_stop(HubCloudsim *sim);
+void hub_cloudsim_broker_kill(HubCloudsim *sim);
+/* Starts the stopped or killed broker again on the same port and returns
+ * once the responder has reconnected and subscribed again (state, counters,
+ * things and issued certificates are kept; clients must reconnect). FALSE
+ * when another process took the port meanwhile or the responder did not
+ * subscribe within 5 s. Not after hub_cloudsim_stop(). */
+gboolean hub_cloudsim_broker_start(HubCloudsim *sim);
+/* hub_cloudsim_broker_stop() then hub_cloudsim_broker_start(); aborts the
+ * test when the broker does not come back. */
+void hub_cloudsim_restart(HubCloudsim *sim);

@@ -3,8 +3,11 @@
  * test-cloudsim.c - the test cloud against real MQTT clients: fleet
  * provisioning by claim (CreateCertificateFromCsr and
  * CreateKeysAndCertificate, then RegisterThing), every rejection with
- * statusCode/errorCode/errorMessage, throttling, and the broker's
- * AWS-IoT-like policies for device and claim identities.
+ * statusCode/errorCode/errorMessage, throttling, the broker's
+ * AWS-IoT-like policies for device and claim identities, offboarding
+ * (DeleteManagedThing on south/<thing>/control, OFFBOARDED reports on
+ * north/<client id>/lifecycle), hostile and held replies, and a broker that
+ * goes away and comes back on the same port.
  */
 #include "config.h"
 
@@ -247,6 +250,51 @@ static void assert_identity_works(const char *thing_name, const char *cert_pem, 
 	g_assert_cmpstr(payload, ==, "{\"on\":true}");
 }
 
+/* No message on @topic within ABSENT_MS. */
+static void assert_no_message(HubTestMqtt *client, const char *topic)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *payload = hub_test_mqtt_wait_message(client, topic, ABSENT_MS, &error);
+
+	g_assert_null(payload);
+	g_assert_error(error, HUB_ERROR, HUB_ERROR_TIMEOUT);
+}
+
+/* The next message on @topic, parsed as a JSON object. */
+static JsonObject *wait_json(HubTestMqtt *client, const char *topic)
+{
+	g_autoptr(JsonParser) parser = json_parser_new();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *payload = hub_test_mqtt_wait_message(client, topic, TIMEOUT_MS, &error);
+
+	g_assert_no_error(error);
+	g_test_message("%s: %s", topic, payload);
+	g_assert_true(json_parser_load_from_data(parser, payload, -1, &error));
+	g_assert_no_error(error);
+	g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)));
+	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+/* Publishes @payload to @topic and returns the raw reply on @topic/accepted. */
+static char *raw_request(HubTestMqtt *client, const char *topic, const char *payload)
+{
+	g_autofree char *reply_topic = g_strconcat(topic, "/accepted", NULL);
+	g_autoptr(GError) error = NULL;
+	char *reply;
+
+	publish(client, topic, payload);
+	reply = hub_test_mqtt_wait_message(client, reply_topic, TIMEOUT_MS, &error);
+	g_assert_no_error(error);
+	return reply;
+}
+
+static void assert_status(const HubCloudsimThing *thing, const char *expected)
+{
+	g_autofree char *status = hub_cloudsim_thing_status(world.sim, thing->managed_thing_id);
+
+	g_assert_cmpstr(status, ==, expected);
+}
+
 /* Provisioning */
 
 static void test_csr_register(void)
@@ -407,17 +455,324 @@ static void test_throttle(void)
 	assert_rejected(claim, CSR_TOPIC, "garbage", 400, "InvalidPayload");
 }
 
-/* Policies */
+/* Offboarding */
 
-/* No message on @topic within ABSENT_MS. */
-static void assert_no_message(HubTestMqtt *client, const char *topic)
+/* A certificate and its ownership token from CreateKeysAndCertificate
+ * (@claim is subscribed to its replies). */
+static char *create_keys(HubTestMqtt *claim, char **cert_pem, char **key_pem)
 {
-	g_autoptr(GError) error = NULL;
-	g_autofree char *payload = hub_test_mqtt_wait_message(client, topic, ABSENT_MS, &error);
+	g_autoptr(JsonObject) created = request(claim, KEYS_TOPIC, "{}", "accepted");
 
-	g_assert_null(payload);
-	g_assert_error(error, HUB_ERROR, HUB_ERROR_TIMEOUT);
+	if (cert_pem)
+		*cert_pem = g_strdup(json_object_get_string_member(created, "certificatePem"));
+	if (key_pem)
+		*key_pem = g_strdup(json_object_get_string_member(created, "privateKey"));
+	return g_strdup(json_object_get_string_member(created, "certificateOwnershipToken"));
 }
+
+static void test_offboard_delete(void)
+{
+	const HubCloudsimThing *thing = hub_cloudsim_add_managed_thing(world.sim, "SN-DEL-0004", "725272730706");
+	g_autoptr(HubTestMqtt) hub = connect_identity(thing->thing_name, "hub-del", MQTT_PROTOCOL_V311);
+	g_autoptr(HubTestMqtt) claim = connect_claim("claim-delete");
+	g_autofree char *control = g_strdup_printf("south/%s/control", thing->thing_name);
+	g_autofree char *filter = g_strdup_printf("south/%s/#", thing->thing_name);
+	g_autofree char *token = NULL;
+	g_autofree char *provision = NULL;
+	g_autoptr(JsonObject) message = NULL;
+	g_autoptr(JsonObject) again = NULL;
+
+	subscribe(hub, filter);
+	subscribe_replies(claim, KEYS_TOPIC);
+	subscribe_replies(claim, DEFAULT_PROVISION_TOPIC);
+	assert_status(thing, HUB_CLOUDSIM_STATUS_PRE_ASSOCIATED);
+
+	g_assert_true(hub_cloudsim_delete_managed_thing(world.sim, thing->managed_thing_id));
+	message = wait_json(hub, control);
+	g_assert_cmpuint(json_object_get_size(message), ==, 2);
+	g_assert_cmpstr(json_object_get_string_member(message, "operation"), ==, "DeleteManagedThing");
+	g_assert_cmpstr(json_object_get_string_member(message, "managedThingId"), ==, thing->managed_thing_id);
+	assert_status(thing, HUB_CLOUDSIM_STATUS_DELETE_IN_PROGRESS);
+
+	/* Asking again sends again; the thing stays until its hub reports. */
+	g_assert_true(hub_cloudsim_delete_managed_thing(world.sim, thing->managed_thing_id));
+	again = wait_json(hub, control);
+	g_assert_cmpstr(json_object_get_string_member(again, "managedThingId"), ==, thing->managed_thing_id);
+	assert_status(thing, HUB_CLOUDSIM_STATUS_DELETE_IN_PROGRESS);
+
+	/* A thing being deleted cannot be provisioned. */
+	token = create_keys(claim, NULL, NULL);
+	provision = provision_request(token, "SerialNumber", "SN-DEL-0004", "UPC", "725272730706");
+	assert_rejected(claim, DEFAULT_PROVISION_TOPIC, provision, 403, "PreProvisioningHookFailed");
+
+	g_assert_false(hub_cloudsim_delete_managed_thing(world.sim, "mt-0000000000000000"));
+	g_assert_null(hub_cloudsim_thing_status(world.sim, "mt-0000000000000000"));
+}
+
+static char *lifecycle_report(const char *event, const char *managed_thing_id)
+{
+	return g_strdup_printf("{\"event\":\"%s\",\"managedThingId\":\"%s\"}", event, managed_thing_id);
+}
+
+static void test_offboard_lifecycle(void)
+{
+	const char *serial = "SN-OFF-0005", *upc = "614141000036";
+	const HubCloudsimThing *thing = hub_cloudsim_add_managed_thing(world.sim, serial, upc);
+	const HubCloudsimThing *readded;
+	g_autoptr(HubTestMqtt) claim = connect_claim("claim-offboard");
+	g_autoptr(HubTestMqtt) hub = NULL;
+	g_autoptr(HubTestMqtt) intruder = connect_identity("hub-intruder", "hub-intruder", MQTT_PROTOCOL_V311);
+	g_autoptr(JsonObject) registered = NULL;
+	g_autoptr(JsonObject) reregistered = NULL;
+	g_autofree char *cert_pem = NULL;
+	g_autofree char *key_pem = NULL;
+	g_autofree char *token = NULL;
+	g_autofree char *token2 = NULL;
+	g_autofree char *provision = NULL;
+	g_autofree char *provision2 = NULL;
+	g_autofree char *lifecycle = g_strdup_printf("north/%s/lifecycle", thing->thing_name);
+	g_autofree char *offboarded = lifecycle_report("OFFBOARDED", thing->managed_thing_id);
+	g_autofree char *onboarded = lifecycle_report("ONBOARDED", thing->managed_thing_id);
+	g_autofree char *unknown = lifecycle_report("OFFBOARDED", "mt-0000000000000000");
+	g_autofree char *not_string = g_strdup("{\"event\":\"OFFBOARDED\",\"managedThingId\":42}");
+	guint before = hub_cloudsim_offboarded(world.sim);
+	guint ignored = hub_cloudsim_lifecycle_ignored(world.sim);
+
+	subscribe_replies(claim, KEYS_TOPIC);
+	subscribe_replies(claim, DEFAULT_PROVISION_TOPIC);
+	token = create_keys(claim, &cert_pem, &key_pem);
+	provision = provision_request(token, "SerialNumber", serial, "UPC", upc);
+	registered = request(claim, DEFAULT_PROVISION_TOPIC, provision, "accepted");
+	g_assert_cmpstr(json_object_get_string_member(registered, "thingName"), ==, thing->thing_name);
+	assert_status(thing, HUB_CLOUDSIM_STATUS_ACTIVATED);
+
+	/* Another hub cannot offboard this one's thing (the ACL keeps it on
+	 * its own north/<client id>/ topics). */
+	publish(intruder, "north/hub-intruder/lifecycle", offboarded);
+	/* What the cloud does not act on. */
+	hub = connect_pem(thing->thing_name, cert_pem, key_pem, MQTT_PROTOCOL_V311);
+	publish(hub, lifecycle, "not json");
+	publish(hub, lifecycle, "[\"OFFBOARDED\"]");
+	publish(hub, lifecycle, onboarded);
+	publish(hub, lifecycle, "{\"event\":\"OFFBOARDED\"}");
+	publish(hub, lifecycle, unknown);
+	publish(hub, lifecycle, not_string);
+	/* The real thing, after those (one publisher: in order). */
+	publish(hub, lifecycle, offboarded);
+	g_assert_true(hub_cloudsim_wait_offboarded(world.sim, before + 1, TIMEOUT_MS));
+	g_assert_cmpuint(hub_cloudsim_offboarded(world.sim), ==, before + 1);
+	g_assert_cmpuint(hub_cloudsim_lifecycle_ignored(world.sim), ==, ignored + 7);
+	assert_status(thing, NULL);
+	g_assert_false(hub_cloudsim_delete_managed_thing(world.sim, thing->managed_thing_id));
+
+	/* Deleted: RegisterThing for its SN/UPC is refused... */
+	token2 = create_keys(claim, NULL, NULL);
+	provision2 = provision_request(token2, "SerialNumber", serial, "UPC", upc);
+	assert_rejected(claim, DEFAULT_PROVISION_TOPIC, provision2, 403, "PreProvisioningHookFailed");
+
+	/* ...until the thing is added again, as a new one. The old pointer stays valid. */
+	readded = hub_cloudsim_add_managed_thing(world.sim, serial, upc);
+	g_assert_true(readded != thing);
+	g_assert_cmpstr(thing->serial_number, ==, serial);
+	g_assert_cmpstr(readded->managed_thing_id, !=, thing->managed_thing_id);
+	g_assert_cmpstr(readded->thing_name, !=, thing->thing_name);
+	assert_status(readded, HUB_CLOUDSIM_STATUS_PRE_ASSOCIATED);
+	reregistered = request(claim, DEFAULT_PROVISION_TOPIC, provision2, "accepted");
+	g_assert_cmpstr(json_object_get_string_member(reregistered, "thingName"), ==, readded->thing_name);
+	g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(reregistered,
+										     "deviceConfiguration"),
+						      "managedThingId"),
+			==, readded->managed_thing_id);
+	assert_status(readded, HUB_CLOUDSIM_STATUS_ACTIVATED);
+	assert_status(thing, NULL);
+
+	/* A repeated report is counted and touches nothing else. */
+	publish(hub, lifecycle, offboarded);
+	g_assert_true(hub_cloudsim_wait_offboarded(world.sim, before + 2, TIMEOUT_MS));
+	assert_status(readded, HUB_CLOUDSIM_STATUS_ACTIVATED);
+}
+
+/* Hostile and held replies */
+
+static void test_set_reply(void)
+{
+	g_autoptr(HubTestMqtt) claim = connect_claim("claim-hostile");
+	g_autoptr(GPtrArray) issued_before = hub_cloudsim_issued(world.sim);
+	g_autoptr(GPtrArray) issued_after = NULL;
+	g_autoptr(GString) huge = g_string_new("{\"certificatePem\":\"");
+	const char *invalid = "{\"certificateId\": \"abc\", \"certificatePem\": ";
+	g_autofree char *reply = NULL;
+	g_autofree char *other_key = NULL;
+	g_autofree char *other_cert = hub_cloudsim_issue_client(world.sim, "someone-else", &other_key);
+	g_autoptr(JsonBuilder) builder = json_builder_new();
+	g_autofree char *mismatched = NULL;
+	guint count = hub_cloudsim_count(world.sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR);
+	guint accepted = hub_cloudsim_accepted(world.sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR);
+	guint rejected = hub_cloudsim_rejected(world.sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR);
+
+	subscribe_replies(claim, CSR_TOPIC);
+	subscribe_replies(claim, KEYS_TOPIC);
+	subscribe_replies(claim, DEFAULT_PROVISION_TOPIC);
+
+	/* Invalid JSON, verbatim, for a request that would be rejected. */
+	hub_cloudsim_set_reply(world.sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR, invalid);
+	reply = raw_request(claim, CSR_TOPIC, "garbage");
+	g_assert_cmpstr(reply, ==, invalid);
+	assert_no_message(claim, CSR_TOPIC "/rejected");
+	g_assert_cmpuint(hub_cloudsim_count(world.sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR), ==, count + 1);
+	g_assert_cmpuint(hub_cloudsim_accepted(world.sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR), ==, accepted + 1);
+	g_assert_cmpuint(hub_cloudsim_rejected(world.sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR), ==, rejected);
+	/* One-shot: the next request is handled normally. */
+	assert_rejected(claim, CSR_TOPIC, "garbage", 400, "InvalidPayload");
+
+	/* A megabyte. */
+	for (guint i = 0; i < 16384; i++)
+		g_string_append(huge, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	g_string_append(huge, "\"}");
+	hub_cloudsim_set_reply(world.sim, HUB_CLOUDSIM_API_CREATE_KEYS, huge->str);
+	g_clear_pointer(&reply, g_free);
+	reply = raw_request(claim, KEYS_TOPIC, "{}");
+	g_assert_cmpuint(strlen(reply), ==, huge->len);
+	g_assert_cmpstr(reply, ==, huge->str);
+
+	/* Well-formed, but a certificate for another key and a made-up token. */
+	json_builder_begin_object(builder);
+	json_builder_set_member_name(builder, "certificateId");
+	json_builder_add_string_value(builder, "0000");
+	json_builder_set_member_name(builder, "certificatePem");
+	json_builder_add_string_value(builder, other_cert);
+	json_builder_set_member_name(builder, "certificateOwnershipToken");
+	json_builder_add_string_value(builder, "made-up");
+	json_builder_end_object(builder);
+	mismatched = json_string(builder);
+	hub_cloudsim_set_reply(world.sim, HUB_CLOUDSIM_API_CREATE_KEYS, mismatched);
+	g_clear_pointer(&reply, g_free);
+	reply = raw_request(claim, KEYS_TOPIC, "{}");
+	g_assert_cmpstr(reply, ==, mismatched);
+
+	/* Missing fields on RegisterThing; its request is not even looked at. */
+	hub_cloudsim_set_reply(world.sim, HUB_CLOUDSIM_API_REGISTER_THING, "{}");
+	g_clear_pointer(&reply, g_free);
+	reply = raw_request(claim, DEFAULT_PROVISION_TOPIC, "nope");
+	g_assert_cmpstr(reply, ==, "{}");
+
+	/* None of them issued anything. */
+	issued_after = hub_cloudsim_issued(world.sim);
+	g_assert_cmpuint(issued_after->len, ==, issued_before->len);
+
+	/* NULL cancels a pending reply. */
+	hub_cloudsim_set_reply(world.sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR, "never sent");
+	hub_cloudsim_set_reply(world.sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR, NULL);
+	assert_rejected(claim, CSR_TOPIC, "garbage", 400, "InvalidPayload");
+}
+
+static void test_hold(void)
+{
+	const HubCloudsimApi api = HUB_CLOUDSIM_API_CREATE_KEYS;
+	g_autoptr(HubTestMqtt) claim = connect_claim("claim-hold");
+	g_autofree char *reply = NULL;
+	g_autofree char *token = NULL;
+	guint count = hub_cloudsim_count(world.sim, api);
+	guint accepted = hub_cloudsim_accepted(world.sim, api);
+	guint rejected = hub_cloudsim_rejected(world.sim, api);
+
+	subscribe_replies(claim, KEYS_TOPIC);
+	subscribe_replies(claim, CSR_TOPIC);
+	hub_cloudsim_hold(world.sim, api, TRUE);
+	/* A pending hostile reply is served even while held (one at a time)... */
+	hub_cloudsim_set_reply(world.sim, api, "{\"served\":true}");
+	reply = raw_request(claim, KEYS_TOPIC, "{}");
+	g_assert_cmpstr(reply, ==, "{\"served\":true}");
+	/* ... the requests after it are dropped. */
+	publish(claim, KEYS_TOPIC, "{}");
+	publish(claim, KEYS_TOPIC, "{}");
+	/* The PUBACK came from the broker: the responder may not have them yet. */
+	g_assert_true(hub_cloudsim_wait_count(world.sim, api, count + 3, TIMEOUT_MS));
+	g_assert_false(hub_cloudsim_wait_count(world.sim, api, count + 4, ABSENT_MS));
+	assert_no_message(claim, KEYS_TOPIC "/accepted");
+	assert_no_message(claim, KEYS_TOPIC "/rejected");
+	g_assert_cmpuint(hub_cloudsim_count(world.sim, api), ==, count + 3);
+	g_assert_cmpuint(hub_cloudsim_accepted(world.sim, api), ==, accepted + 1);
+	g_assert_cmpuint(hub_cloudsim_rejected(world.sim, api), ==, rejected);
+
+	/* Other APIs still answer. */
+	assert_rejected(claim, CSR_TOPIC, "garbage", 400, "InvalidPayload");
+
+	/* Released: the dropped requests are not answered after all. */
+	hub_cloudsim_hold(world.sim, api, FALSE);
+	token = create_keys(claim, NULL, NULL);
+	g_assert_nonnull(token);
+	assert_no_message(claim, KEYS_TOPIC "/accepted");
+	g_assert_cmpuint(hub_cloudsim_count(world.sim, api), ==, count + 4);
+	g_assert_cmpuint(hub_cloudsim_accepted(world.sim, api), ==, accepted + 2);
+}
+
+/* The broker goes away */
+
+/* Nothing accepts an MQTT connection on @port. */
+static void assert_refused(guint16 port)
+{
+	g_autofree char *key = NULL;
+	g_autofree char *cert = hub_cloudsim_issue_client(world.sim, "nobody", &key);
+	g_autoptr(SSL_CTX) ctx = context_for(cert, key);
+	g_autoptr(HubTestMqtt) client = hub_test_mqtt_new("nobody", ctx, MQTT_PROTOCOL_V311);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(hub_test_mqtt_connect(client, "127.0.0.1", port, TIMEOUT_MS, &error));
+	g_assert_error(error, HUB_ERROR, HUB_ERROR_FAILED);
+}
+
+static void test_broker_restart(void)
+{
+	const HubCloudsimThing *thing = hub_cloudsim_add_managed_thing(world.sim, "SN-RST-0006", "9780201379624");
+	guint16 port = hub_cloudsim_port(world.sim);
+	g_autoptr(HubTestMqtt) old = connect_claim("claim-before-restart");
+	g_autoptr(HubTestMqtt) claim = NULL;
+	g_autoptr(HubTestMqtt) hub = NULL;
+	g_autoptr(JsonObject) registered = NULL;
+	g_autoptr(JsonObject) control = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *payload = NULL;
+	g_autofree char *token = NULL;
+	g_autofree char *provision = NULL;
+	g_autofree char *topic = g_strdup_printf("south/%s/control", thing->thing_name);
+	g_autofree char *filter = g_strdup_printf("south/%s/#", thing->thing_name);
+
+	subscribe_replies(old, KEYS_TOPIC);
+	hub_cloudsim_restart(world.sim);
+	g_assert_cmpuint(hub_cloudsim_port(world.sim), ==, port);
+	/* Clients lost their connection... */
+	payload = hub_test_mqtt_wait_message(old, KEYS_TOPIC "/accepted", TIMEOUT_MS, &error);
+	g_assert_null(payload);
+	g_assert_error(error, HUB_ERROR, HUB_ERROR_FAILED);
+	g_clear_error(&error);
+	/* ...and a new one is answered on the same port. */
+	claim = connect_claim("claim-after-restart");
+	subscribe_replies(claim, KEYS_TOPIC);
+	token = create_keys(claim, NULL, NULL);
+
+	/* Killed between CreateKeysAndCertificate and RegisterThing: nothing
+	 * listens, then the cloud comes back with its state. */
+	hub_cloudsim_broker_kill(world.sim);
+	assert_refused(port);
+	g_assert_true(hub_cloudsim_broker_start(world.sim));
+	g_assert_cmpuint(hub_cloudsim_port(world.sim), ==, port);
+	g_clear_pointer(&claim, hub_test_mqtt_free);
+	claim = connect_claim("claim-after-kill");
+	subscribe_replies(claim, DEFAULT_PROVISION_TOPIC);
+	provision = provision_request(token, "SerialNumber", "SN-RST-0006", "UPC", "9780201379624");
+	registered = request(claim, DEFAULT_PROVISION_TOPIC, provision, "accepted");
+	g_assert_cmpstr(json_object_get_string_member(registered, "thingName"), ==, thing->thing_name);
+
+	/* The responder publishes again too. */
+	hub = connect_identity(thing->thing_name, "hub-rst", MQTT_PROTOCOL_V311);
+	subscribe(hub, filter);
+	g_assert_true(hub_cloudsim_delete_managed_thing(world.sim, thing->managed_thing_id));
+	control = wait_json(hub, topic);
+	g_assert_cmpstr(json_object_get_string_member(control, "managedThingId"), ==, thing->managed_thing_id);
+}
+
+/* Policies */
 
 /* mosquitto's acl_file grants every SUBSCRIBE (it checks "read" when it
  * delivers each message), unlike AWS IoT, which refuses it: subscribing to
@@ -539,6 +894,12 @@ int main(int argc, char **argv)
 	g_test_add_func("/cloudsim/provision/throttle", test_throttle);
 	g_test_add_func("/cloudsim/acl/device", test_acl_device);
 	g_test_add_func("/cloudsim/acl/claim", test_acl_claim);
+	g_test_add_func("/cloudsim/offboard/delete", test_offboard_delete);
+	g_test_add_func("/cloudsim/offboard/lifecycle", test_offboard_lifecycle);
+	g_test_add_func("/cloudsim/hostile/set-reply", test_set_reply);
+	g_test_add_func("/cloudsim/hostile/hold", test_hold);
+	/* Last: it takes the broker away. */
+	g_test_add_func("/cloudsim/broker/restart", test_broker_restart);
 	rc = g_test_run();
 
 	hub_cloudsim_free(world.sim);

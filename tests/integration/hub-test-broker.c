@@ -198,6 +198,28 @@ void hub_test_broker_stop(HubTestBroker *broker)
 	g_clear_object(&broker->process);
 }
 
+void hub_test_broker_kill(HubTestBroker *broker)
+{
+	if (!broker || !broker->process)
+		return;
+	g_subprocess_force_exit(broker->process);
+	g_subprocess_wait(broker->process, NULL, NULL);
+	g_clear_object(&broker->process);
+}
+
+gboolean hub_test_broker_restart(HubTestBroker *broker)
+{
+	g_autofree char *log = NULL;
+
+	g_return_val_if_fail(broker->process == NULL, FALSE);
+	log = hub_test_broker_read_log(broker);
+	broker->process = spawn(broker);
+	if (wait_started(broker, strlen(log)))
+		return TRUE;
+	g_clear_object(&broker->process);
+	return FALSE;
+}
+
 void hub_test_broker_free(HubTestBroker *broker)
 {
 	if (!broker)

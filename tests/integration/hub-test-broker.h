@@ -29,6 +29,13 @@ HubTestBroker *hub_test_broker_start(HubTestPki *pki, const char *dir);
 HubTestBroker *hub_test_broker_start_full(HubTestPki *pki, const char *dir, const char *extra_config);
 /* SIGTERM and wait (5 s, then SIGKILL). Idempotent. */
 void hub_test_broker_stop(HubTestBroker *broker);
+/* SIGKILL and reap: no clean shutdown, clients just lose the connection.
+ * Idempotent. */
+void hub_test_broker_kill(HubTestBroker *broker);
+/* Starts a stopped or killed @broker again with the same mosquitto.conf,
+ * so on the same port; returns once it accepts connections. FALSE when
+ * something else took the port meanwhile (other failures abort the test). */
+gboolean hub_test_broker_restart(HubTestBroker *broker);
 /* Stops the broker if needed and frees @broker. NULL-safe. */
 void hub_test_broker_free(HubTestBroker *broker);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubTestBroker, hub_test_broker_free)
