@@ -4,9 +4,8 @@
  * mutual TLS through the core's session service (HubMqttSession on the GLib
  * main loop) against bare libmosquitto clients, one given the PEM files (the
  * baseline) and one given the session's SSL_CTX, interleaved on one local
- * mosquitto that requires client certificates. Then the bare
- * fleet-provisioning baseline of figure 7 against the test cloud
- * (bench-provisioning-baseline.h), so that it is exercised.
+ * mosquitto that requires client certificates. Figure 7 is in
+ * bench-onboarding.c.
  *
  * Environment: HUB_MOSQUITTO (default /usr/sbin/mosquitto).
  */
@@ -22,8 +21,6 @@
 #include <openssl/pem.h>
 
 #include "bench-common.h"
-#include "bench-provisioning-baseline.h"
-#include "hub-cloudsim.h"
 #include "hub-mqtt-session.h"
 #include "hub-openssl.h"
 #include "hub-test-broker.h"
@@ -33,7 +30,6 @@
 #define KEEPALIVE_S HUB_MQTT_KEEPALIVE_DEFAULT
 #define CONNECT_TIMEOUT_MS 10000
 #define CERT_DAYS 30
-#define UPC "012345678905"
 
 #ifndef BENCH_CFLAGS
 #define BENCH_CFLAGS "unknown"
@@ -41,7 +37,6 @@
 
 static gint opt_connections = 200;
 static gint opt_warmup = 10;
-static gint opt_provisions = 11;
 static gboolean opt_keep;
 
 static const GOptionEntry option_entries[] = {
@@ -49,8 +44,6 @@ static const GOptionEntry option_entries[] = {
 	  "Connections per client for figure 6 (default 200)", "N" },
 	{ "warmup", 'w', 0, G_OPTION_ARG_INT, &opt_warmup, "Warm-up connections per client, not counted (default 10)",
 	  "N" },
-	{ "provisions", 'p', 0, G_OPTION_ARG_INT, &opt_provisions,
-	  "Bare fleet provisionings (figure 7's baseline; default 11, 0 = skip)", "N" },
 	{ "keep", 'k', 0, G_OPTION_ARG_NONE, &opt_keep, "Keep the temporary directory", NULL },
 	{ NULL },
 };
@@ -328,55 +321,15 @@ static gboolean figure_6(const char *dir, Samples *samples, GError **error)
 	return ok;
 }
 
-/* ---- figure 7's baseline ---- */
-
-static gboolean provision_runs(const char *dir, GArray *runs_ns, GError **error)
-{
-	g_autofree char *cloud_dir = g_build_filename(dir, "cloud", NULL);
-	g_autoptr(HubCloudsim) sim = NULL;
-
-	if (opt_provisions == 0)
-		return TRUE;
-	g_printerr("Bare fleet provisioning against the test cloud, %d runs...\n", opt_provisions);
-	sim = hub_cloudsim_start(cloud_dir, error);
-	if (!sim)
-		return FALSE;
-	for (gint i = 0; i < opt_provisions; i++) {
-		g_autofree char *serial = g_strdup_printf("BENCH-SN-%04d", i);
-		double ms;
-
-		hub_cloudsim_add_managed_thing(sim, serial, UPC);
-		ms = bench_bare_provision_ms(sim, serial, UPC);
-		if (ms < 0) {
-			g_set_error(error, BENCH_MQTT_ERROR, 0, "bare fleet provisioning failed (cloud log: %s)",
-				    hub_cloudsim_log_path(sim));
-			return FALSE;
-		}
-		g_array_append_val(runs_ns, (gint64){ (gint64)(ms * 1e6) });
-	}
-	return TRUE;
-}
-
 /* ---- report ---- */
-
-static char *format_runs_ms(GArray *samples_ns)
-{
-	GString *text = g_string_new(NULL);
-
-	for (guint i = 0; i < samples_ns->len; i++)
-		g_string_append_printf(text, "%s%.1f", i ? " " : "", g_array_index(samples_ns, gint64, i) / 1e6);
-	return g_string_free(text, FALSE);
-}
 
 static double percentile_ms(GArray *samples_ns, double q)
 {
 	return bench_percentile_us(samples_ns, q) / 1000;
 }
 
-static void report(Samples *samples, GArray *provision_ns)
+static void report(Samples *samples)
 {
-	/* Before the percentiles sort them: the runs in the order they ran. */
-	g_autofree char *provision_runs_text = format_runs_ms(provision_ns);
 	GArray *bare = samples->ns[CLIENT_BARE];
 	GArray *bare_ctx = samples->ns[CLIENT_BARE_CTX];
 	GArray *hub = samples->ns[CLIENT_HUB];
@@ -396,11 +349,6 @@ static void report(Samples *samples, GArray *provision_ns)
 			percentile_ms(bare_ctx, 0.5), "ms", NULL, BENCH_TARGET_NONE);
 	bench_print_row("", "  p90 vs libmosquitto given the same SSL_CTX", percentile_ms(hub, 0.9),
 			percentile_ms(bare_ctx, 0.9), "ms", NULL, BENCH_TARGET_NONE);
-	if (provision_ns->len) {
-		bench_print_rule();
-		bench_print_row("7", "bare fleet provisioning (baseline for figure 7)", -1,
-				percentile_ms(provision_ns, 0.5), "ms", NULL, BENCH_TARGET_NONE);
-	}
 	bench_print_rule();
 	g_print("6: %d connections per client after %d warm-up, interleaved, a new client id each; EC P-256\n"
 		"   client certificate. Baseline: libmosquitto with mosquitto_tls_set() on the PEM files (each new\n"
@@ -408,28 +356,19 @@ static void report(Samples *samples, GArray *provision_ns)
 		"   Negotiated: %s (files), %s (SSL_CTX).\n",
 		opt_connections, opt_warmup, samples->tls[0] ? samples->tls[0] : "?",
 		samples->tls[1] ? samples->tls[1] : "?");
-	if (provision_ns->len) {
-		g_print("7: p50 of %u runs of bench_bare_provision_ms(), start -> CONNACK as the thing; hubd not yet "
-			"measured.\n",
-			provision_ns->len);
-		g_print("   runs (ms): %s\n", provision_runs_text);
-	}
 }
 
 int main(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) context = g_option_context_new("- MQTT connect with mutual TLS, hubd vs bare");
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GArray) provision_ns = g_array_new(FALSE, FALSE, sizeof(gint64));
 	g_auto(Samples) samples = { 0 };
 	g_autofree char *dir = NULL;
 	gboolean ok;
 
 	g_option_context_add_main_entries(context, option_entries, NULL);
-	if (!g_option_context_parse(context, &argc, &argv, &error) || opt_connections < 1 || opt_warmup < 0 ||
-	    opt_provisions < 0) {
-		g_printerr("bench-mqtt: %s\n",
-			   error ? error->message : "need --connections >= 1, --warmup >= 0, --provisions >= 0");
+	if (!g_option_context_parse(context, &argc, &argv, &error) || opt_connections < 1 || opt_warmup < 0) {
+		g_printerr("bench-mqtt: %s\n", error ? error->message : "need --connections >= 1, --warmup >= 0");
 		return 2;
 	}
 	for (guint c = 0; c < N_CLIENTS; c++)
@@ -441,9 +380,9 @@ int main(int argc, char **argv)
 		g_printerr("bench-mqtt: %s\n", error->message);
 		return 1;
 	}
-	ok = figure_6(dir, &samples, &error) && provision_runs(dir, provision_ns, &error);
+	ok = figure_6(dir, &samples, &error);
 	if (ok)
-		report(&samples, provision_ns);
+		report(&samples);
 	else
 		g_printerr("bench-mqtt: %s\n", error->message);
 	if (opt_keep || !ok) {

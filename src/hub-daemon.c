@@ -122,9 +122,10 @@ gboolean hub_daemon_start(HubDaemon *daemon, GError **error)
 			g_warning("Plugin %s failed to start: %s, continuing without its devices", plugin->name,
 				  g_strerror(-r));
 	}
-	hub_cert_manager_log_status(daemon->certs);
 	daemon->started = TRUE;
+	/* The claim connect goes first: the status below parses every role (~2 ms). */
 	hub_cloud_start(daemon->cloud);
+	hub_cert_manager_log_status(daemon->certs);
 	return TRUE;
 }
 

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 #include "hubctl.h"
@@ -83,6 +84,25 @@ hubctl_cloud_print(JsonObject *cloud)
 	}
 }
 
+/* Prints @done, or with --json the cloud status after the call. */
+static int
+report(HubctlContext *ctx, const char *done)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	g_autoptr(JsonNode) status = NULL;
+
+	if (!ctx->json) {
+		printf("%s\n", done);
+		fflush(stdout);
+		return HUBCTL_EXIT_OK;
+	}
+	status = hubctl_cloud_status(ctx, &error);
+	if (!status)
+		return hubctl_fail(ctx->command, &error, -EIO);
+	hubctl_print_json(status, TRUE);
+	return HUBCTL_EXIT_OK;
+}
+
 int
 hubctl_cmd_provision(HubctlContext *ctx)
 {
@@ -93,16 +113,7 @@ hubctl_cmd_provision(HubctlContext *ctx)
 			&error, NULL, NULL);
 	if (r < 0)
 		return hubctl_fail("provision", &error, r);
-	if (!ctx->json) {
-		printf("Provisioning started; 'hubctl status' shows how it goes\n");
-		fflush(stdout);
-	} else {
-		g_autoptr(JsonNode) status = hubctl_cloud_status(ctx, &error);
-
-		if (status)
-			hubctl_print_json(status, TRUE);
-	}
-	return HUBCTL_EXIT_OK;
+	return report(ctx, "Provisioning started; 'hubctl status' shows how it goes");
 }
 
 int
@@ -115,14 +126,5 @@ hubctl_cmd_offboard(HubctlContext *ctx)
 			&error, NULL, "b", (int)ctx->force);
 	if (r < 0)
 		return hubctl_fail("offboard", &error, r);
-	if (!ctx->json) {
-		printf("Offboarded: the permanent identity and the devices are erased, the claim credential is kept\n");
-		fflush(stdout);
-	} else {
-		g_autoptr(JsonNode) status = hubctl_cloud_status(ctx, &error);
-
-		if (status)
-			hubctl_print_json(status, TRUE);
-	}
-	return HUBCTL_EXIT_OK;
+	return report(ctx, "Offboarded: the permanent identity and the devices are erased, the claim credential is kept");
 }

@@ -124,6 +124,7 @@ static void request_certificate(AwsIot *aws)
 {
 	g_autoptr(JsonBuilder) builder = json_builder_new();
 	char message[512] = "";
+	char *csr;
 
 	json_builder_begin_object(builder);
 	if (aws->create_keys) {
@@ -132,8 +133,7 @@ static void request_certificate(AwsIot *aws)
 		return;
 	}
 	/* The key is made in (or reused from) the permanent role's store and never leaves it. */
-	char *csr = aws->host->cert_create_csr(aws->handle, HUB_CERT_ROLE_PERMANENT, 0, message, sizeof(message));
-
+	csr = aws->host->cert_create_csr(aws->handle, HUB_CERT_ROLE_PERMANENT, 0, message, sizeof(message));
 	if (!csr) {
 		fail(aws, "cannot make the CSR: %s", message);
 		return;

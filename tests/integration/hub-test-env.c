@@ -384,3 +384,43 @@ gint hub_test_run_tool(HubTestEnv *env, const char *const *argv, char **out, cha
 	g_assert_no_error(error);
 	return g_subprocess_get_exit_status(process);
 }
+
+gint hub_test_env_hubctl(HubTestEnv *env, char **out, char **err, ...)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	g_autofree char *my_out = NULL;
+	g_autofree char *my_err = NULL;
+	const char *arg;
+	gint status;
+	va_list ap;
+
+	g_ptr_array_add(argv, (gpointer) "tools/hubctl");
+	g_ptr_array_add(argv, (gpointer) "--session");
+	va_start(ap, err);
+	while ((arg = va_arg(ap, const char *)))
+		g_ptr_array_add(argv, (gpointer)arg);
+	va_end(ap);
+	g_ptr_array_add(argv, NULL);
+	status = hub_test_run_tool(env, (const char *const *)argv->pdata, out ? out : &my_out, err ? err : &my_err);
+	if (status != 0)
+		g_test_message("hubctl exited %d: %s", status, err ? *err : my_err);
+	return status;
+}
+
+JsonObject *hub_test_env_cert_status(HubTestEnv *env, const char *role)
+{
+	g_autofree char *out = NULL;
+	g_autoptr(JsonParser) parser = json_parser_new();
+	JsonArray *roles;
+
+	g_assert_cmpint(hub_test_env_hubctl(env, &out, NULL, "--json", "cert", "status", NULL), ==, 0);
+	g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
+	roles = json_node_get_array(json_parser_get_root(parser));
+	for (guint i = 0; i < json_array_get_length(roles); i++) {
+		JsonObject *entry = json_array_get_object_element(roles, i);
+
+		if (g_str_equal(json_object_get_string_member(entry, "role"), role))
+			return json_object_ref(entry);
+	}
+	g_error("no role %s in hubctl cert status", role);
+}

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 typedef struct {
 	char *tmpdir;
@@ -75,3 +76,10 @@ gboolean hub_test_wait_until(gboolean (*done)(gpointer data), gpointer data, gui
 /* Runs a program from the build tree (e.g. "tools/hubctl") with the test bus
  * address in its environment. Returns the exit status; output in @out and @err. */
 gint hub_test_run_tool(HubTestEnv *env, const char *const *argv, char **out, char **err);
+
+/* Runs tools/hubctl --session @... (NULL-terminated arguments) and returns
+ * its exit status; a failure's stderr goes to the test log. @out and @err
+ * (may be NULL) receive the output (g_free). */
+gint hub_test_env_hubctl(HubTestEnv *env, char **out, char **err, ...) G_GNUC_NULL_TERMINATED;
+/* The entry of @role in `hubctl --json cert status` (asserted to succeed). */
+JsonObject *hub_test_env_cert_status(HubTestEnv *env, const char *role);

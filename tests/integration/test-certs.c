@@ -110,50 +110,7 @@ static void fixture_free(Fixture *f)
 	g_free(f);
 }
 
-/* ---- hubctl ---- */
-
-/* Runs hubctl with @args (NULL-terminated); returns its exit status. */
-static gint hubctl(Fixture *f, char **out, char **err, ...)
-{
-	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	g_autofree char *my_out = NULL;
-	g_autofree char *my_err = NULL;
-	const char *arg;
-	gint status;
-	va_list ap;
-
-	g_ptr_array_add(argv, (gpointer) "tools/hubctl");
-	g_ptr_array_add(argv, (gpointer) "--session");
-	va_start(ap, err);
-	while ((arg = va_arg(ap, const char *)))
-		g_ptr_array_add(argv, (gpointer)arg);
-	va_end(ap);
-	g_ptr_array_add(argv, NULL);
-	status = hub_test_run_tool(f->env, (const char *const *)argv->pdata, out ? out : &my_out, err ? err : &my_err);
-	if (status != 0)
-		g_test_message("hubctl exited %d: %s", status, err ? *err : my_err);
-	return status;
-}
-
-/* `hubctl --json cert status` entry of @role. */
-static JsonObject *cert_status(Fixture *f, const char *role)
-{
-	g_autofree char *out = NULL;
-	g_autofree char *err = NULL;
-	g_autoptr(JsonParser) parser = json_parser_new();
-	JsonArray *roles;
-
-	g_assert_cmpint(hubctl(f, &out, &err, "--json", "cert", "status", NULL), ==, 0);
-	g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
-	roles = json_node_get_array(json_parser_get_root(parser));
-	for (guint i = 0; i < json_array_get_length(roles); i++) {
-		JsonObject *entry = json_array_get_object_element(roles, i);
-
-		if (g_str_equal(json_object_get_string_member(entry, "role"), role))
-			return json_object_ref(entry);
-	}
-	g_assert_not_reached();
-}
+/* ---- through hubctl ---- */
 
 static const char *member(JsonObject *object, const char *name)
 {
@@ -170,16 +127,19 @@ static char *enroll_permanent(Fixture *f, const char *key_type)
 	g_autoptr(GError) error = NULL;
 	char *cert;
 
-	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "csr", "permanent", "--key-type", key_type, "--out", csr_path,
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, &err, "cert", "csr", "permanent", "--key-type", key_type,
+					    "--out", csr_path,
 			       NULL), ==, 0);
 	g_assert_true(g_file_get_contents(csr_path, &csr, NULL, NULL));
 	g_assert_true(g_str_has_prefix(csr, "-----BEGIN CERTIFICATE REQUEST-----"));
 	cert = hub_test_pki_sign_csr(f->pki, csr, 30, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_file_set_contents(cert_path, cert, -1, NULL));
-	g_assert_cmpint(hubctl(f, NULL, NULL, "cert", "import", "root-ca", "--cert", hub_test_pki_ca_path(f->pki), NULL),
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, NULL, "cert", "import", "root-ca", "--cert",
+					    hub_test_pki_ca_path(f->pki), NULL),
 			==, 0);
-	g_assert_cmpint(hubctl(f, NULL, NULL, "cert", "import", "permanent", "--cert", cert_path, NULL), ==, 0);
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, NULL, "cert", "import", "permanent", "--cert", cert_path,
+					    NULL), ==, 0);
 	return cert;
 }
 
@@ -305,7 +265,7 @@ static void test_identity(gconstpointer data)
 
 	hub_test_env_start_hubd(f->env);
 	cert = enroll_permanent(f, "ec-p256");
-	before = cert_status(f, "permanent");
+	before = hub_test_env_cert_status(f->env, "permanent");
 	g_assert_cmpstr(member(before, "state"), ==, "ok");
 	g_assert_cmpstr(member(before, "store"), ==, backend);
 	g_assert_cmpstr(member(before, "keyType"), ==, "EC P-256");
@@ -314,7 +274,7 @@ static void test_identity(gconstpointer data)
 	g_assert_cmpint(json_object_get_boolean_member(before, "hardwareBacked"), ==, !g_str_equal(backend, "file"));
 	g_assert_cmpint(json_object_get_boolean_member(before, "keyImportable"), ==, !g_str_equal(backend, "tpm2"));
 	g_assert_true(strlen(member(before, "notAfter")) > 0);
-	claim = cert_status(f, "claim");
+	claim = hub_test_env_cert_status(f->env, "claim");
 	g_assert_cmpstr(member(claim, "state"), ==, "empty");
 	hub_test_env_stop_hubd(f->env);
 
@@ -331,7 +291,7 @@ static void test_identity(gconstpointer data)
 									 ? "virtual,file,pkcs11"
 									 : "virtual,file,tpm2"));
 	hub_test_env_start_hubd(f->env);
-	after = cert_status(f, "permanent");
+	after = hub_test_env_cert_status(f->env, "permanent");
 	g_assert_cmpstr(member(after, "state"), ==, "ok");
 	g_assert_cmpstr(member(after, "serial"), ==, member(before, "serial"));
 	g_assert_cmpstr(member(after, "subject"), ==, member(before, "subject"));
@@ -349,7 +309,7 @@ static void test_rsa_key(gconstpointer data)
 
 	hub_test_env_start_hubd(f->env);
 	cert = enroll_permanent(f, "rsa-2048");
-	status = cert_status(f, "permanent");
+	status = hub_test_env_cert_status(f->env, "permanent");
 	g_assert_cmpstr(member(status, "state"), ==, "ok");
 	g_assert_cmpstr(member(status, "keyType"), ==, "RSA 2048");
 	hub_test_env_stop_hubd(f->env);
@@ -363,7 +323,7 @@ static void assert_still_serving(Fixture *f)
 {
 	g_autofree char *out = NULL;
 
-	g_assert_cmpint(hubctl(f, &out, NULL, "status", NULL), ==, 0);
+	g_assert_cmpint(hub_test_env_hubctl(f->env, &out, NULL, "status", NULL), ==, 0);
 	g_assert_nonnull(strstr(out, "Version"));
 }
 
@@ -378,9 +338,10 @@ static char *import_expect_failure(Fixture *f, const char *role, const char *cer
 	g_assert_true(g_file_set_contents(cert_path, cert_pem, -1, NULL));
 	if (key_pem) {
 		g_assert_true(g_file_set_contents(key_path, key_pem, -1, NULL));
-		status = hubctl(f, NULL, &err, "cert", "import", role, "--cert", cert_path, "--key", key_path, NULL);
+		status = hub_test_env_hubctl(f->env, NULL, &err, "cert", "import", role, "--cert", cert_path, "--key",
+					     key_path, NULL);
 	} else {
-		status = hubctl(f, NULL, &err, "cert", "import", role, "--cert", cert_path, NULL);
+		status = hub_test_env_hubctl(f->env, NULL, &err, "cert", "import", role, "--cert", cert_path, NULL);
 	}
 	g_assert_cmpint(status, ==, 1);
 	return err;
@@ -434,15 +395,15 @@ static void test_file_bad_input(void)
 	g_clear_pointer(&err, g_free);
 
 	/* Nothing of the above was stored. */
-	status = cert_status(f, "claim");
+	status = hub_test_env_cert_status(f->env, "claim");
 	g_assert_cmpstr(member(status, "state"), ==, "empty");
 	g_clear_pointer(&status, json_object_unref);
 
 	/* Unknown role, reserved role. */
-	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "erase", "bogus", NULL), ==, 1);
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, &err, "cert", "erase", "bogus", NULL), ==, 1);
 	g_assert_nonnull(strstr(err, "unknown role"));
 	g_clear_pointer(&err, g_free);
-	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "erase", "attestation", NULL), ==, 1);
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, &err, "cert", "erase", "attestation", NULL), ==, 1);
 	g_assert_nonnull(strstr(err, "reserved"));
 	g_clear_pointer(&err, g_free);
 
@@ -453,17 +414,18 @@ static void test_file_bad_input(void)
 
 		g_assert_true(g_file_set_contents(cert_path, expired, -1, NULL));
 		g_assert_true(g_file_set_contents(path, expired_key, -1, NULL));
-		g_assert_cmpint(hubctl(f, NULL, NULL, "cert", "import", "claim", "--cert", cert_path, "--key", path, NULL),
+		g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, NULL, "cert", "import", "claim", "--cert",
+						    cert_path, "--key", path, NULL),
 				==, 0);
 	}
-	status = cert_status(f, "claim");
+	status = hub_test_env_cert_status(f->env, "claim");
 	g_assert_cmpstr(member(status, "state"), ==, "expired");
 	g_clear_pointer(&status, json_object_unref);
 
 	/* A key file others can read is refused, with the fix in the message. */
 	key_path = g_build_filename(f->env->state_dir, "plugins", "file", "claim.key", NULL);
 	g_assert_cmpint(chmod(key_path, 0644), ==, 0);
-	status = cert_status(f, "claim");
+	status = hub_test_env_cert_status(f->env, "claim");
 	g_assert_cmpstr(member(status, "state"), ==, "error");
 	g_assert_nonnull(strstr(member(status, "error"), "chmod 600"));
 	g_clear_pointer(&status, json_object_unref);
@@ -510,8 +472,9 @@ static void test_import_profile(void)
 	g_assert_true(g_file_set_contents(profile_path, json, -1, NULL));
 
 	hub_test_env_start_hubd(f->env);
-	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "import", "claim", "--profile", profile_path, NULL), ==, 0);
-	status = cert_status(f, "claim");
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, &err, "cert", "import", "claim", "--profile", profile_path,
+					    NULL), ==, 0);
+	status = hub_test_env_cert_status(f->env, "claim");
 	g_assert_cmpstr(member(status, "state"), ==, "ok");
 	g_assert_nonnull(strstr(member(status, "subject"), "claim-from-profile"));
 	g_clear_pointer(&status, json_object_unref);
@@ -519,12 +482,13 @@ static void test_import_profile(void)
 	/* A profile without the credential members. */
 	g_assert_true(g_file_set_contents(profile_path, "{\"Name\": \"p\"}", -1, NULL));
 	g_clear_pointer(&err, g_free);
-	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "import", "claim", "--profile", profile_path, NULL), ==, 1);
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, &err, "cert", "import", "claim", "--profile", profile_path,
+					    NULL), ==, 1);
 	g_assert_nonnull(strstr(err, "ClaimCertificatePrivateKey"));
 
 	/* Erase, and the claim role is empty again. */
-	g_assert_cmpint(hubctl(f, NULL, NULL, "cert", "erase", "claim", NULL), ==, 0);
-	status = cert_status(f, "claim");
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, NULL, "cert", "erase", "claim", NULL), ==, 0);
+	status = hub_test_env_cert_status(f->env, "claim");
 	g_assert_cmpstr(member(status, "state"), ==, "empty");
 	hub_test_env_stop_hubd(f->env);
 	assert_log_has_no_secrets(f);
@@ -545,10 +509,10 @@ static void test_engine_missing(void)
 		g_setenv("HUBD_CLOUD_MODULE", module, TRUE);
 	else
 		g_unsetenv("HUBD_CLOUD_MODULE");
-	status = cert_status(f, "permanent");
+	status = hub_test_env_cert_status(f->env, "permanent");
 	g_assert_cmpstr(member(status, "state"), ==, "error");
 	g_assert_nonnull(strstr(member(status, "error"), "/nonexistent/hubd-cloud.so"));
-	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "generate", "permanent", NULL), ==, 1);
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, &err, "cert", "generate", "permanent", NULL), ==, 1);
 	g_assert_nonnull(strstr(err, "cloud module"));
 	assert_still_serving(f);
 	hub_test_env_stop_hubd(f->env);
@@ -570,10 +534,10 @@ static void test_pkcs11_bad_input(void)
 	g_assert_true(g_file_set_contents(pin_file, "000000\n", -1, NULL));
 	g_assert_cmpint(chmod(pin_file, 0600), ==, 0);
 	hub_test_env_start_hubd(f->env);
-	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "generate", "permanent", NULL), ==, 1);
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, &err, "cert", "generate", "permanent", NULL), ==, 1);
 	g_assert_nonnull(strstr(err, "CKR_PIN_INCORRECT"));
 	g_assert_null(strstr(err, "000000"));
-	status = cert_status(f, "permanent");
+	status = hub_test_env_cert_status(f->env, "permanent");
 	g_assert_cmpstr(member(status, "state"), ==, "error");
 	g_clear_pointer(&status, json_object_unref);
 	assert_still_serving(f);
@@ -581,7 +545,7 @@ static void test_pkcs11_bad_input(void)
 	g_assert_true(g_file_set_contents(pin_file, PIN "\n", -1, NULL));
 	g_assert_cmpint(chmod(pin_file, 0600), ==, 0);
 	g_clear_pointer(&err, g_free);
-	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "generate", "permanent", NULL), ==, 0);
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, &err, "cert", "generate", "permanent", NULL), ==, 0);
 	hub_test_env_stop_hubd(f->env);
 
 	/* The module is missing. */
@@ -590,7 +554,7 @@ static void test_pkcs11_bad_input(void)
 					  "\npin-file=%s\n", pin_file);
 	write_config(f, "virtual,file,pkcs11");
 	hub_test_env_start_hubd(f->env);
-	status = cert_status(f, "permanent");
+	status = hub_test_env_cert_status(f->env, "permanent");
 	g_assert_cmpstr(member(status, "state"), ==, "error");
 	g_assert_nonnull(strstr(member(status, "error"), "/nonexistent/libmissing.so"));
 	g_clear_pointer(&status, json_object_unref);
@@ -603,7 +567,7 @@ static void test_pkcs11_bad_input(void)
 					  HUB_TEST_SOFTHSM_MODULE, pin_file);
 	write_config(f, "virtual,file,pkcs11");
 	hub_test_env_start_hubd(f->env);
-	status = cert_status(f, "permanent");
+	status = hub_test_env_cert_status(f->env, "permanent");
 	g_assert_cmpstr(member(status, "state"), ==, "error");
 	g_assert_nonnull(strstr(member(status, "error"), "no-such-token"));
 	g_clear_pointer(&status, json_object_unref);
@@ -615,7 +579,7 @@ static void test_pkcs11_bad_input(void)
 	f->store_config = g_steal_pointer(&good_config);
 	write_config(f, "virtual,file,pkcs11");
 	hub_test_env_start_hubd(f->env);
-	status = cert_status(f, "permanent");
+	status = hub_test_env_cert_status(f->env, "permanent");
 	g_assert_cmpstr(member(status, "state"), ==, "key-only");
 	hub_test_env_stop_hubd(f->env);
 	log = hub_test_env_read_log(f->env);
@@ -643,17 +607,17 @@ static void test_tpm2_bad_input(void)
 
 	/* The TPM goes away: a clear error, the daemon keeps serving. */
 	hub_test_swtpm_stop(f->tpm);
-	status = cert_status(f, "permanent");
+	status = hub_test_env_cert_status(f->env, "permanent");
 	g_assert_cmpstr(member(status, "state"), ==, "error");
 	g_assert_nonnull(strstr(member(status, "error"), "cannot reach the TPM"));
 	g_clear_pointer(&status, json_object_unref);
-	g_assert_cmpint(hubctl(f, NULL, &err, "cert", "generate", "permanent", NULL), ==, 1);
+	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, &err, "cert", "generate", "permanent", NULL), ==, 1);
 	g_assert_nonnull(strstr(err, "cannot reach the TPM"));
 	assert_still_serving(f);
 
 	/* Back again: the same identity, without a restart of hubd. */
 	hub_test_swtpm_start(f->tpm);
-	status = cert_status(f, "permanent");
+	status = hub_test_env_cert_status(f->env, "permanent");
 	g_assert_cmpstr(member(status, "state"), ==, "ok");
 	hub_test_env_stop_hubd(f->env);
 	assert_log_has_no_secrets(f);
