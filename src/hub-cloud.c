@@ -35,6 +35,7 @@ struct _HubCloud {
 	HubDaemon *daemon;
 	HubIdentity *identity;     /* NULL: no cloud, or the file could not be read */
 	char *identity_error;      /* why it could not */
+	char *transport_error;     /* why [cloud] transport= is not usable */
 	HubPlugin *transport;      /* the active transport, once started */
 	const HubMqttEngine *mqtt; /* NULL until the first session */
 	GHashTable *sessions;      /* gint64 id -> Session */
@@ -136,6 +137,7 @@ void hub_cloud_free(HubCloud *cloud)
 	g_array_unref(cloud->offboard_waiters);
 	hub_identity_free(cloud->identity);
 	g_free(cloud->identity_error);
+	g_free(cloud->transport_error);
 	g_free(cloud);
 }
 
@@ -164,6 +166,11 @@ static gboolean apply_claim_paths(HubCloud *cloud, HubIdentity *identity, GError
 	return TRUE;
 }
 
+static gboolean config_has_serial(HubConfig *config)
+{
+	return config->keyfile && g_key_file_has_key(config->keyfile, "hubd", "serial-number", NULL);
+}
+
 static gboolean load_identity(HubCloud *cloud, GError **error)
 {
 	g_autoptr(HubIdentity) identity = hub_identity_load(cloud->daemon->config->cloud.identity, error);
@@ -173,6 +180,12 @@ static gboolean load_identity(HubCloud *cloud, GError **error)
 	hub_identity_free(cloud->identity);
 	cloud->identity = g_steal_pointer(&identity);
 	g_clear_pointer(&cloud->identity_error, g_free);
+	/* The CSR's subject is the serial the cloud registers the hub under,
+	 * unless hubd.conf names one. */
+	if (!config_has_serial(cloud->daemon->config)) {
+		g_free(cloud->daemon->config->serial_number);
+		cloud->daemon->config->serial_number = g_strdup(cloud->identity->serial_number);
+	}
 	return TRUE;
 }
 
@@ -221,8 +234,8 @@ void hub_cloud_start(HubCloud *cloud)
 	if (!plugin || plugin->kind != HUB_PLUGIN_KIND_TRANSPORT) {
 		g_warning("Cloud disabled: [cloud] transport=%s is not a loaded transport plugin (check [hubd] plugins)",
 			   name);
-		if (!cloud->identity_error)
-			cloud->identity_error = g_strdup_printf("transport %s is not loaded", name);
+		cloud->transport_error = g_strdup_printf("transport %s is not loaded (check [hubd] plugins and the log)",
+							 name);
 		return;
 	}
 	cloud->transport = plugin;
@@ -474,10 +487,10 @@ void hub_cloud_mqtt_close(HubCloud *cloud, gint64 session_id)
 	if (!s)
 		return;
 	g_hash_table_steal(cloud->sessions, &session_id);
-	/* No callback reaches the transport after this; the session itself
-	 * may be inside one of its callbacks, so it is freed from an idle. */
+	/* No callback reaches the transport after this. The session may be
+	 * inside one of its callbacks, where libmosquitto would only queue the
+	 * DISCONNECT: it is stopped (DISCONNECT sent) and freed from an idle. */
 	memset(&s->callbacks, 0, sizeof(s->callbacks));
-	cloud->mqtt->stop(s->session);
 	g_ptr_array_add(cloud->closing, s);
 	if (!cloud->closing_source)
 		cloud->closing_source = g_idle_add(free_closing, cloud);
@@ -528,7 +541,7 @@ HubCloudStatus *hub_cloud_get_status(HubCloud *cloud)
 		status->endpoint = g_strdup_printf("%s:%u", id->endpoint, config->cloud.port);
 		status->provisioning_state = g_strdup(hub_provisioning_state_to_string(id->state));
 		status->step = g_strdup(id->step);
-		status->failure_reason = g_strdup(id->failure_reason);
+		status->failure_reason = g_strdup(cloud->transport_error ? cloud->transport_error : id->failure_reason);
 		status->client_id = g_strdup(id->client_id);
 		status->managed_thing_id = g_strdup(id->managed_thing_id);
 		status->certificate_id = g_strdup(id->certificate_id);
@@ -574,11 +587,25 @@ gboolean hub_cloud_provision(HubCloud *cloud, GError **error)
 	if (!need_cloud(cloud, error))
 		return FALSE;
 	/* An operator who fixed the identity file should not need a restart. */
-	if (!cloud->identity && !load_identity(cloud, error)) {
-		g_free(cloud->identity_error);
-		cloud->identity_error = g_strdup((*error)->message);
+	if (!cloud->identity) {
+		if (!load_identity(cloud, error)) {
+			g_free(cloud->identity_error);
+			cloud->identity_error = g_strdup((*error)->message);
+			changed(cloud);
+			return FALSE;
+		}
+		if (cloud->identity->claim_cert_path)
+			g_warning("%s: the claim paths take effect at the next start of hubd", cloud->identity->path);
 		changed(cloud);
-		return FALSE;
+		if (cloud->identity->state == HUB_PROVISIONING_PROVISIONED ||
+		    cloud->identity->state == HUB_PROVISIONING_OFFBOARDING) {
+			/* What a start would have done with this file. */
+			if (cloud->identity->state == HUB_PROVISIONING_OFFBOARDING)
+				begin_offboarding(cloud, 0);
+			else
+				start_transport(cloud);
+			return TRUE;
+		}
 	}
 	if (cloud->identity->state == HUB_PROVISIONING_PROVISIONED) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_EXISTS, "the hub is already provisioned (client id %s)",
@@ -729,10 +756,13 @@ void hub_cloud_offboard_done(HubCloud *cloud)
 		g_autofree char *reason = g_strdup_printf("offboarding could not erase the permanent identity: %s",
 							  error->message);
 
+		g_autoptr(GError) failure = NULL;
+
 		g_warning("%s; hubctl offboard --force tries again", reason);
 		failed.failure_reason = reason;
 		hub_cloud_identity_update(cloud, &failed, NULL);
-		finish_waiters(cloud, error);
+		failure = g_error_new(HUB_ERROR, HUB_ERROR_FAILED, "%s", reason);
+		finish_waiters(cloud, failure);
 		return;
 	}
 	g_clear_error(&error);

@@ -8,7 +8,8 @@
  *   state-dir=/var/lib/hubd
  *   plugins=virtual,file       # optional: load only these, "," or ";" between (default: all)
  *   command-timeout-ms=10000
- *   serial-number=HUB-0001     # subject of CSRs (default: /etc/machine-id, else the host name)
+ *   serial-number=HUB-0001     # subject of CSRs (default: the identity's ro.SN, else
+ *                              # /etc/machine-id, else the host name)
  *
  *   [certificates]             # which certificate store serves each role (default: file)
  *   claim=file

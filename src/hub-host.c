@@ -315,8 +315,7 @@ static int host_kv_set(struct hub_plugin *plugin, const char *key, const char *v
 	hub_store_kv_set(daemon->store, plugin->name, key, value);
 	/* Plugins keep resume points here: durable when the call returns, not
 	 * up to a batch later (a kill -9 in between would lose it). */
-	hub_store_flush(daemon->store);
-	return 0;
+	return hub_store_flush(daemon->store) ? 0 : -EIO;
 }
 
 /* ---- registry ---- */

@@ -246,6 +246,9 @@ static void attempt(HubMqttSession *session)
 	g_clear_pointer(&session->last_log_error, g_free);
 	session->attempts++;
 	set_state(session, HUB_MQTT_STATE_CONNECTING);
+	/* The owner may have stopped the session from that callback. */
+	if (!session->running)
+		return;
 	/* Plain connect_async the first time; reconnect_async closes the old socket. */
 	if (session->attempts > 1)
 		rc = mosquitto_reconnect_async(session->mosq);
@@ -488,6 +491,9 @@ void hub_mqtt_session_free(HubMqttSession *session)
 		return;
 	if (session->mosq)
 		hub_mqtt_session_stop(session);
+	/* Whatever state it was left in, nothing may call back into freed memory. */
+	stop_watching(session);
+	g_clear_handle_id(&session->retry_source, g_source_remove);
 	if (session->mosq)
 		mosquitto_destroy(session->mosq);
 	if (session->tls_ctx)

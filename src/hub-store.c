@@ -189,13 +189,14 @@ static gboolean commit(HubStore *store)
 	return FALSE;
 }
 
-void hub_store_flush(HubStore *store)
+gboolean hub_store_flush(HubStore *store)
 {
 	if (commit(store))
-		return;
+		return TRUE;
 	/* Still inside the transaction (e.g. the disk is busy): keep the writes and try again. */
 	g_warning("Failed to commit to %s: %s, retrying", store->path, sqlite3_errmsg(store->db));
 	store->commit_source = g_timeout_add(COMMIT_DELAY_MS * 10, commit_cb, store);
+	return FALSE;
 }
 
 void hub_store_free(HubStore *store)

@@ -26,8 +26,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubStore, hub_store_free)
 /* TRUE when opening found a damaged database and replaced it. */
 gboolean hub_store_was_recreated(HubStore *store);
 
-/* Commits the pending transaction now. */
-void hub_store_flush(HubStore *store);
+/* Commits the pending transaction now; FALSE (logged, retried later) when it cannot. */
+gboolean hub_store_flush(HubStore *store);
 
 typedef void (*HubStoreDeviceFunc)(const char *device_id, const char *protocol, JsonNode *description,
 				   gpointer user_data);

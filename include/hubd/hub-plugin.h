@@ -124,7 +124,8 @@ struct hub_host {
 
 	/* Small persistent key/value store private to the plugin (kept in the
 	 * daemon's database). kv_get returns a malloc'ed copy (free() it) or NULL.
-	 * A value kv_set stored survives a crash once kv_set has returned. */
+	 * A value kv_set stored survives a crash once kv_set has returned 0;
+	 * -EIO when the database could not commit it (it may still be later). */
 	char *(*kv_get)(struct hub_plugin *plugin, const char *key);
 	int (*kv_set)(struct hub_plugin *plugin, const char *key, const char *value); /* NULL deletes */
 
@@ -207,8 +208,9 @@ struct hub_host {
 	/* HUB_CERTSTORE_CAP_* of the store serving @role (0: none), and in
 	 * *@present whether it holds a key (1) and a certificate (2). */
 	uint32_t (*cert_capabilities)(struct hub_plugin *plugin, uint32_t role, uint32_t *present);
-	/* A PEM CSR (malloc'ed) signed by @role's key, subject from the hub's
-	 * serial number. @new_key non-zero generates the key in the store
+	/* A PEM CSR (malloc'ed) signed by @role's key, subject CN and
+	 * serialNumber = the hub's serial number ([hubd] serial-number, else
+	 * the identity's ro.SN, else /etc/machine-id). @new_key non-zero generates the key in the store
 	 * first (EC P-256); otherwise the stored key is used (one is generated
 	 * when there is none). NULL on failure. */
 	char *(*cert_create_csr)(struct hub_plugin *plugin, uint32_t role, int32_t new_key, char *message,
@@ -235,7 +237,8 @@ struct hub_host {
 	/* Subscribes now when connected and again on every reconnect. QoS 0 or 1. */
 	int (*mqtt_subscribe)(struct hub_plugin *plugin, int64_t session_id, const char *topic, int32_t qos);
 	/* Publishes when connected: returns the message id (>= 0) or -ENOTCONN,
-	 * -EINVAL. The session does not keep messages while disconnected. */
+	 * -EINVAL (topic, QoS), -ENOENT (no such session), -EIO. The session
+	 * does not keep messages while disconnected. */
 	int32_t (*mqtt_publish)(struct hub_plugin *plugin, int64_t session_id, const char *topic,
 				const void *payload, size_t len, int32_t qos, int32_t retain);
 

@@ -67,7 +67,8 @@ struct hub_mqtt_callbacks {
 	/* The session's state changed (HUB_MQTT_SESSION_*). @error says why the
 	 * last attempt or connection failed, or is NULL. Subscriptions are
 	 * renewed before CONNECTED is reported, so a request published from
-	 * here comes after them. */
+	 * here comes after them. The first call (CONNECTING) comes from inside
+	 * mqtt_open(), before the transport knows the session id. */
 	void (*state_changed)(uint32_t state, const char *error, void *user_data);
 	/* A message on a subscribed topic. @payload is not NUL-terminated and
 	 * is valid during the call only. */
@@ -110,7 +111,9 @@ struct hub_transport_ops {
 	 * host->offboard_done() exactly once, also when the cloud cannot be
 	 * reached (after a bounded wait; say so in the log). The core erases
 	 * the permanent identity and the devices afterwards, then calls
-	 * start() again. */
+	 * start() again, from inside offboard_done(). If the transport takes
+	 * longer than the core's own bound (30 s) the core closes its sessions
+	 * and calls start() without waiting: start() then begins afresh. */
 	int (*offboard)(void *user_data, uint32_t flags);
 };
 

@@ -236,7 +236,9 @@ static void handle_certificate(AwsIot *aws, const char *api, JsonObject *answer)
 		if (!key)
 			return;
 		r = aws->host->cert_import(aws->handle, HUB_CERT_ROLE_PERMANENT, pem, key, message, sizeof(message));
-		/* The key is in the store now (or refused): no copy stays in memory. */
+		/* Our parsed copy goes at once; the MQTT and JSON buffers it came
+		 * through are freed (not wiped) with the message. The CSR route
+		 * avoids all of this. */
 		explicit_bzero((char *)key, strlen(key));
 	} else {
 		r = aws->host->cert_store(aws->handle, HUB_CERT_ROLE_PERMANENT, pem, message, sizeof(message));
@@ -251,8 +253,11 @@ static void handle_certificate(AwsIot *aws, const char *api, JsonObject *answer)
 		return;
 	}
 	update.certificate_id = id;
-	if (!aws_iot_update(aws, &update))
+	if (!aws_iot_update(aws, &update)) {
+		fail(aws, "cannot save the provisioning step");
 		return;
+	}
+	aws->failures = 0;
 	aws_iot_log(aws, HUB_LOG_INFO, "%s: certificate %s stored for the permanent identity", api, id);
 	request_registration(aws, token);
 }
@@ -286,8 +291,10 @@ static void handle_registration(AwsIot *aws, JsonObject *answer)
 		return;
 	update.client_id = thing;
 	update.managed_thing_id = managed;
-	if (!aws_iot_update(aws, &update))
+	if (!aws_iot_update(aws, &update)) {
+		fail(aws, "cannot save the registered thing");
 		return;
+	}
 	aws->host->kv_set(aws->handle, AWS_IOT_KV_OWNERSHIP_TOKEN, NULL);
 	aws_iot_log(aws, HUB_LOG_INFO, "RegisterThing: thing %s, managed thing %s; reconnecting with the permanent identity",
 		    thing, managed);
@@ -439,8 +446,12 @@ void aws_iot_provisioning_begin(AwsIot *aws)
 	}
 	if (!step)
 		update.step = AWS_IOT_STEP_CLAIM_CONNECT;
-	if (!aws_iot_update(aws, &update))
+	if (!aws_iot_update(aws, &update)) {
+		/* Retried from IDLE by the timer fail() arms. */
+		aws->phase = AWS_IOT_IDLE;
+		fail(aws, "cannot save the provisioning state");
 		return;
+	}
 	aws_iot_log(aws, HUB_LOG_INFO, "Provisioning by claim%s%s", step ? ", resuming after " : "", step ? step : "");
 	aws->phase = AWS_IOT_PROVISIONING;
 	aws->connected = FALSE;
@@ -470,7 +481,8 @@ void aws_iot_provisioning_retry_now(AwsIot *aws)
 	if (aws->retry_timer) {
 		aws->host->timer_remove(aws->handle, aws->retry_timer);
 		aws->retry_timer = 0;
-		if (aws->connected && !aws->pending_api)
-			send_current_request(aws);
 	}
+	/* Waiting for nothing (a step that stopped short): send it again. */
+	if (aws->phase == AWS_IOT_PROVISIONING && aws->connected && !aws->pending_api)
+		send_current_request(aws);
 }

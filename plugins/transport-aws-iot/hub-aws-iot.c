@@ -259,6 +259,17 @@ static int aws_start(void *user_data)
 	AwsIot *aws = user_data;
 	g_autofree char *state = aws_iot_identity(aws, "state");
 
+	if (aws->phase == AWS_IOT_OFFBOARDING) {
+		/* The core finished the offboarding without us (its own bound)
+		 * and closed our sessions: begin afresh. */
+		if (aws->offboard_timer)
+			aws->host->timer_remove(aws->handle, aws->offboard_timer);
+		aws->offboard_timer = 0;
+		aws_iot_provisioning_reset(aws);
+		aws->session = 0;
+		aws->connected = FALSE;
+		aws->phase = AWS_IOT_IDLE;
+	}
 	if (aws->session)
 		return 0;
 	if (g_strcmp0(state, "PROVISIONED") == 0)

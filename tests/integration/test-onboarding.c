@@ -256,6 +256,26 @@ static JsonObject *wait_provisioned(Fixture *f)
 	return wait_for(f, "PROVISIONED", NULL);
 }
 
+/* `hubctl provision`; the hub's own retry may have finished first. */
+static void provision_now(Fixture *f)
+{
+	g_autofree char *err = NULL;
+	gint status = hub_test_env_hubctl(f->env, NULL, &err, "provision", NULL);
+
+	if (status != 0)
+		g_assert_nonnull(strstr(err, "already provisioned"));
+}
+
+static gboolean connected_permanently(gpointer data)
+{
+	Fixture *f = data;
+	g_autoptr(JsonObject) status = cloud_status(f);
+	JsonObject *connection = json_object_get_object_member(status, "connection");
+
+	return g_strcmp0(string_or_null(status, "provisioningState"), "PROVISIONED") == 0 &&
+	       g_strcmp0(string_or_null(connection, "state"), "connected") == 0;
+}
+
 static void kill9(Fixture *f)
 {
 	g_subprocess_force_exit(f->env->hubd);
@@ -335,7 +355,7 @@ static void test_first_boot(gconstpointer data)
 
 		g_assert_cmpstr(string_or_null(failed, "provisioningState"), ==, "PROVISIONING");
 		import_claim_into_store(f);
-		g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, NULL, "provision", NULL), ==, 0);
+		provision_now(f);
 	}
 	status = wait_provisioned(f);
 	assert_onboarded(f, status);
@@ -348,14 +368,9 @@ static void test_first_boot(gconstpointer data)
 	/* A restart connects with the permanent identity at once: no API call. */
 	hub_test_env_stop_hubd(f->env);
 	hub_test_env_start_hubd(f->env);
+	g_assert_true(hub_test_wait_until(connected_permanently, f, TIMEOUT_MS));
 	g_clear_pointer(&status, json_object_unref);
-	status = wait_for(f, "PROVISIONED", NULL);
-	while (!g_str_equal(json_object_get_string_member(json_object_get_object_member(status, "connection"), "state"),
-			    "connected")) {
-		g_clear_pointer(&status, json_object_unref);
-		g_usleep(20000);
-		status = cloud_status(f);
-	}
+	status = cloud_status(f);
 	assert_onboarded(f, status);
 	g_assert_cmpuint(hub_cloudsim_count(f->sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR), ==, 1);
 	g_assert_cmpuint(hub_cloudsim_count(f->sim, HUB_CLOUDSIM_API_REGISTER_THING), ==, 1);
@@ -697,7 +712,8 @@ static void test_offboard_and_onboard_again(void)
 
 	/* --force removes it; the cloud hears of it; the claim stays. */
 	g_assert_cmpint(hub_test_env_hubctl(f->env, &out, NULL, "offboard", "--force", NULL), ==, 0);
-	g_assert_cmpuint(hub_cloudsim_offboarded(f->sim), ==, 1);
+	/* The broker acknowledged the report; the responder reads it on its own time. */
+	g_assert_true(hub_cloudsim_wait_offboarded(f->sim, 1, TIMEOUT_MS));
 	g_assert_null(hub_cloudsim_thing_status(f->sim, f->thing->managed_thing_id));
 	rw = identity_rw(f);
 	g_assert_false(json_object_has_member(rw, "client_id"));
@@ -801,8 +817,10 @@ static void test_bad_answers(void)
 	mismatch_node = json_builder_get_root(builder);
 	mismatch = json_to_string(mismatch_node, FALSE);
 
-	/* Unanswered requests are retried quickly. */
-	f->aws_config = g_strdup("response-timeout-ms=300\n");
+	/* Unanswered requests are retried quickly (not too quickly under valgrind). */
+	f->aws_config = g_strdup(g_getenv("HUB_TEST_WRAPPER") && *g_getenv("HUB_TEST_WRAPPER")
+					 ? "response-timeout-ms=3000\n"
+					 : "response-timeout-ms=300\n");
 	write_config(f);
 	/* Held APIs drop every request but serve one hostile answer at a time. */
 	hub_cloudsim_hold(f->sim, HUB_CLOUDSIM_API_CREATE_FROM_CSR, TRUE);
@@ -834,7 +852,7 @@ static void test_bad_answers(void)
 		}
 	}
 	hub_cloudsim_hold(f->sim, HUB_CLOUDSIM_API_REGISTER_THING, FALSE);
-	g_assert_cmpint(hub_test_env_hubctl(f->env, NULL, NULL, "provision", NULL), ==, 0);
+	provision_now(f);
 	g_clear_pointer(&status, json_object_unref);
 	status = wait_provisioned(f);
 	assert_onboarded(f, status);
