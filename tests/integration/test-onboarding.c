@@ -493,8 +493,7 @@ typedef struct {
  * jittered delays within the cap, and almost no CPU (no busy loop). */
 static void assert_backing_off(Fixture *f, guint ms, const char *error_part)
 {
-	Backoff b = { g_hash_table_new(g_int64_hash, g_int64_equal), 0, 0 };
-	g_autoptr(GArray) keys = g_array_new(FALSE, FALSE, sizeof(gint64));
+	Backoff b = { g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL), 0, 0 };
 	guint64 cpu_before = hubd_cpu_ms(f), cpu;
 	gint64 end = g_get_monotonic_time() + ms * 1000;
 	gboolean error_seen = FALSE;
