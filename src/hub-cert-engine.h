@@ -29,6 +29,5 @@ typedef struct {
 				GError **error);
 } HubCertEngine;
 
-typedef const HubCertEngine *(*HubCertEngineQueryFunc)(void);
 /* The module's one exported symbol. */
 HUB_PLUGIN_EXPORT const HubCertEngine *hub_cert_engine_query(void);

@@ -98,21 +98,8 @@ void hub_cert_manager_free(HubCertManager *manager)
 
 static const HubCertEngine *engine(HubCertManager *manager, GError **error)
 {
-	HubCertEngineQueryFunc query;
-	gpointer sym;
-
-	if (manager->engine)
-		return manager->engine;
-	sym = hub_cloud_module_symbol(HUB_CERT_ENGINE_QUERY_SYMBOL, error);
-	if (!sym)
-		return NULL;
-	/* POSIX guarantees that a data pointer from dlsym() converts to a function pointer. */
-	query = (HubCertEngineQueryFunc)(uintptr_t)sym;
-	if (!query() || query()->size < sizeof(HubCertEngine)) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the cloud module does not match hubd");
-		return NULL;
-	}
-	manager->engine = query();
+	if (!manager->engine)
+		manager->engine = hub_cloud_module_table(HUB_CERT_ENGINE_QUERY_SYMBOL, sizeof(HubCertEngine), error);
 	return manager->engine;
 }
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,4 +38,22 @@ gpointer hub_cloud_module_symbol(const char *symbol, GError **error)
 		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the cloud module %s does not match hubd (no %s)",
 			    path, symbol);
 	return sym;
+}
+
+gconstpointer hub_cloud_module_table(const char *symbol, gsize min_size, GError **error)
+{
+	gpointer sym = hub_cloud_module_symbol(symbol, error);
+	gconstpointer (*query)(void);
+	const gsize *table;
+
+	if (!sym)
+		return NULL;
+	/* POSIX guarantees that a data pointer from dlsym() converts to a function pointer. */
+	query = (gconstpointer(*)(void))(uintptr_t)sym;
+	table = query();
+	if (!table || *table < min_size) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the cloud module does not match hubd (%s)", symbol);
+		return NULL;
+	}
+	return table;
 }

@@ -16,3 +16,7 @@
  * never unloaded: keys, contexts and sessions it made may be freed at any
  * time. HUB_ERROR_UNAVAILABLE when it is missing, unsafe or lacks @symbol. */
 gpointer hub_cloud_module_symbol(const char *symbol, GError **error);
+
+/* The table the module's query function @symbol returns; every table
+ * starts with its gsize size, which must be at least @min_size. */
+gconstpointer hub_cloud_module_table(const char *symbol, gsize min_size, GError **error);

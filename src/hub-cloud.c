@@ -359,21 +359,8 @@ gboolean hub_cloud_identity_update(HubCloud *cloud, const struct hub_identity_up
 
 static const HubMqttEngine *mqtt_engine(HubCloud *cloud, GError **error)
 {
-	HubMqttEngineQueryFunc query;
-	gpointer sym;
-
-	if (cloud->mqtt)
-		return cloud->mqtt;
-	sym = hub_cloud_module_symbol(HUB_MQTT_ENGINE_QUERY_SYMBOL, error);
-	if (!sym)
-		return NULL;
-	/* POSIX guarantees that a data pointer from dlsym() converts to a function pointer. */
-	query = (HubMqttEngineQueryFunc)(uintptr_t)sym;
-	if (!query() || query()->size < sizeof(HubMqttEngine)) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the cloud module does not match hubd");
-		return NULL;
-	}
-	cloud->mqtt = query();
+	if (!cloud->mqtt)
+		cloud->mqtt = hub_cloud_module_table(HUB_MQTT_ENGINE_QUERY_SYMBOL, sizeof(HubMqttEngine), error);
 	return cloud->mqtt;
 }
 
@@ -411,7 +398,7 @@ static void on_published(int mid, gpointer user_data)
 		s->callbacks.published(mid, s->user_data);
 }
 
-gint64 hub_cloud_mqtt_open(HubCloud *cloud, HubPlugin *plugin, const struct hub_mqtt_params *params,
+gint64 hub_cloud_mqtt_open(HubCloud *cloud, const struct hub_mqtt_params *params,
 			   const struct hub_mqtt_callbacks *callbacks, void *user_data, GError **error)
 {
 	static const HubMqttCallbacks forward = { on_state_changed, on_message, on_published };
@@ -422,7 +409,6 @@ gint64 hub_cloud_mqtt_open(HubCloud *cloud, HubPlugin *plugin, const struct hub_
 	SSL_CTX *ctx;
 	Session *s;
 
-	(void)plugin;
 	if (!cloud->identity) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the hub has no identity: %s",
 			    cloud->identity_error ? cloud->identity_error : "no [cloud]");

@@ -76,7 +76,7 @@ gboolean hub_cloud_offboard(HubCloud *cloud, gboolean force, HubCloudDoneFunc do
 gboolean hub_cloud_is_transport(HubCloud *cloud, HubPlugin *plugin);
 char *hub_cloud_identity_get(HubCloud *cloud, const char *key);
 gboolean hub_cloud_identity_update(HubCloud *cloud, const struct hub_identity_update *update, GError **error);
-gint64 hub_cloud_mqtt_open(HubCloud *cloud, HubPlugin *plugin, const struct hub_mqtt_params *params,
+gint64 hub_cloud_mqtt_open(HubCloud *cloud, const struct hub_mqtt_params *params,
 			   const struct hub_mqtt_callbacks *callbacks, void *user_data, GError **error);
 void hub_cloud_mqtt_close(HubCloud *cloud, gint64 session_id);
 gboolean hub_cloud_mqtt_subscribe(HubCloud *cloud, gint64 session_id, const char *topic, int qos, GError **error);

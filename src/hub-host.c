@@ -562,45 +562,25 @@ static int host_identity_update(struct hub_plugin *plugin, const struct hub_iden
 	return 0;
 }
 
-static uint32_t host_cert_capabilities(struct hub_plugin *plugin, uint32_t role, uint32_t *present)
-{
-	HubDaemon *daemon = plugin->host_ctx;
-	g_autoptr(HubCertStatus) status = NULL;
-
-	if (present)
-		*present = 0;
-	if (!cloud_for(plugin))
-		return 0;
-	status = hub_cert_manager_get_status(daemon->certs, role);
-	if (status->error)
-		return 0;
-	if (present)
-		*present = (status->has_key ? 1u : 0u) | (status->has_certificate ? 2u : 0u);
-	return status->capabilities;
-}
-
 static char *host_cert_create_csr(struct hub_plugin *plugin, uint32_t role, int32_t new_key, char *message,
 				  size_t message_size)
 {
 	HubDaemon *daemon = plugin->host_ctx;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *csr = NULL;
-	gboolean generate = new_key != 0;
 
 	if (!cloud_for(plugin)) {
 		g_strlcpy(message, "not the active transport", message_size);
 		return NULL;
 	}
-	if (!generate) {
-		g_autoptr(HubCertStatus) status = hub_cert_manager_get_status(daemon->certs, role);
-
-		generate = !status->has_key;
+	if (!new_key)
+		csr = hub_cert_manager_create_csr(daemon->certs, role, &error);
+	/* No key yet (or a new one wanted): make it in the store, then sign. */
+	if (!csr && (new_key || g_error_matches(error, HUB_ERROR, HUB_ERROR_NOT_FOUND))) {
+		g_clear_error(&error);
+		if (hub_cert_manager_generate_key(daemon->certs, role, HUB_KEY_TYPE_EC_P256, &error))
+			csr = hub_cert_manager_create_csr(daemon->certs, role, &error);
 	}
-	if (generate && !hub_cert_manager_generate_key(daemon->certs, role, HUB_KEY_TYPE_EC_P256, &error)) {
-		fail_message(error, message, message_size);
-		return NULL;
-	}
-	csr = hub_cert_manager_create_csr(daemon->certs, role, &error);
 	if (!csr) {
 		fail_message(error, message, message_size);
 		return NULL;
@@ -644,7 +624,7 @@ static int64_t host_mqtt_open(struct hub_plugin *plugin, const struct hub_mqtt_p
 
 	if (!cloud)
 		return -EPERM;
-	id = hub_cloud_mqtt_open(cloud, plugin, params, callbacks, user_data, &error);
+	id = hub_cloud_mqtt_open(cloud, params, callbacks, user_data, &error);
 	if (id < 0)
 		return fail_message(error, message, message_size);
 	return id;
@@ -739,7 +719,6 @@ static const struct hub_host host_table = {
 	.state_dir = host_state_dir,
 	.identity_get = host_identity_get,
 	.identity_update = host_identity_update,
-	.cert_capabilities = host_cert_capabilities,
 	.cert_create_csr = host_cert_create_csr,
 	.cert_store = host_cert_store,
 	.cert_import = host_cert_import,

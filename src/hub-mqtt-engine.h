@@ -32,6 +32,5 @@ typedef struct {
 			    gboolean retain, int *mid, GError **error);
 } HubMqttEngine;
 
-typedef const HubMqttEngine *(*HubMqttEngineQueryFunc)(void);
 /* The module's second exported symbol. */
 HUB_PLUGIN_EXPORT const HubMqttEngine *hub_mqtt_engine_query(void);

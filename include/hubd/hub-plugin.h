@@ -205,9 +205,6 @@ struct hub_host {
 	int (*identity_update)(struct hub_plugin *plugin, const struct hub_identity_update *update, char *message,
 			       size_t message_size);
 
-	/* HUB_CERTSTORE_CAP_* of the store serving @role (0: none), and in
-	 * *@present whether it holds a key (1) and a certificate (2). */
-	uint32_t (*cert_capabilities)(struct hub_plugin *plugin, uint32_t role, uint32_t *present);
 	/* A PEM CSR (malloc'ed) signed by @role's key, subject CN and
 	 * serialNumber = the hub's serial number ([hubd] serial-number, else
 	 * the identity's ro.SN, else /etc/machine-id). @new_key non-zero generates the key in the store

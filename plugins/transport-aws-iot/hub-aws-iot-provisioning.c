@@ -52,7 +52,8 @@ static int on_retry(void *user_data)
 	return 0;
 }
 
-guint aws_iot_retry_delay_ms(AwsIot *aws)
+/* Full jitter: uniform in [0, min(retry-cap-ms, retry-base-ms * 2^(failures - 1))]. */
+static guint retry_delay_ms(AwsIot *aws)
 {
 	guint64 ceiling = aws->retry_base_ms;
 
@@ -62,14 +63,26 @@ guint aws_iot_retry_delay_ms(AwsIot *aws)
 	return (guint)g_random_int_range(0, (gint32)ceiling + 1);
 }
 
-/* A step failed: say why (identity and log) and try again later. */
+void aws_iot_retry_later(AwsIot *aws, const char *reason, int (*retry)(void *user_data))
+{
+	struct hub_identity_update update = { .struct_size = sizeof(update), .state = -1, .failure_reason = reason };
+	guint delay;
+
+	aws->failures++;
+	delay = retry_delay_ms(aws);
+	aws_iot_log(aws, HUB_LOG_WARNING, "%s; retrying in %u ms", reason, delay);
+	aws_iot_update(aws, &update);
+	if (aws->retry_timer)
+		aws->host->timer_remove(aws->handle, aws->retry_timer);
+	aws->retry_timer = aws->host->timer_add(aws->handle, MAX(delay, 1), retry, aws);
+}
+
+/* A provisioning step failed: forget what was awaited, say why, try again later. */
 static void fail(AwsIot *aws, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static void fail(AwsIot *aws, const char *fmt, ...)
 {
-	struct hub_identity_update update = { .struct_size = sizeof(update), .state = -1 };
 	g_autofree char *reason = NULL;
 	va_list ap;
-	guint delay;
 
 	va_start(ap, fmt);
 	reason = g_strdup_vprintf(fmt, ap);
@@ -78,14 +91,7 @@ static void fail(AwsIot *aws, const char *fmt, ...)
 		aws->host->timer_remove(aws->handle, aws->response_timer);
 	aws->response_timer = 0;
 	g_clear_pointer(&aws->pending_api, g_free);
-	aws->failures++;
-	delay = aws_iot_retry_delay_ms(aws);
-	aws_iot_log(aws, HUB_LOG_WARNING, "Provisioning failed: %s; retrying in %u ms", reason, delay);
-	update.failure_reason = reason;
-	aws_iot_update(aws, &update);
-	if (aws->retry_timer)
-		aws->host->timer_remove(aws->handle, aws->retry_timer);
-	aws->retry_timer = aws->host->timer_add(aws->handle, MAX(delay, 1), on_retry, aws);
+	aws_iot_retry_later(aws, reason, on_retry);
 }
 
 static int on_response_timeout(void *user_data)

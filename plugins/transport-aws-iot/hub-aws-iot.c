@@ -231,19 +231,10 @@ void aws_iot_connect_permanent(AwsIot *aws)
 	params.client_id = aws->client_id;
 	id = aws->host->mqtt_open(aws->handle, &params, &permanent_callbacks, aws, message, sizeof(message));
 	if (id < 0) {
-		struct hub_identity_update update = { .struct_size = sizeof(update), .state = -1 };
 		g_autofree char *reason = g_strdup_printf("cannot connect with the permanent identity: %s", message);
-		guint delay;
 
 		/* The store may come back (a TPM, a token): try again, never give up. */
-		aws->failures++;
-		delay = aws_iot_retry_delay_ms(aws);
-		aws_iot_log(aws, HUB_LOG_WARNING, "%s; retrying in %u ms", reason, delay);
-		update.failure_reason = reason;
-		aws_iot_update(aws, &update);
-		if (aws->retry_timer)
-			aws->host->timer_remove(aws->handle, aws->retry_timer);
-		aws->retry_timer = aws->host->timer_add(aws->handle, MAX(delay, 1), on_reconnect, aws);
+		aws_iot_retry_later(aws, reason, on_reconnect);
 		return;
 	}
 	aws->failures = 0;

@@ -89,8 +89,9 @@ void aws_iot_close_session(AwsIot *aws);
 void aws_iot_connect_permanent(AwsIot *aws);
 
 /* hub-aws-iot-provisioning.c */
-/* Full jitter: uniform in [0, min(retry-cap-ms, retry-base-ms * 2^(failures - 1))]. */
-guint aws_iot_retry_delay_ms(AwsIot *aws);
+/* Counts a failure, shows @reason (identity and log) and calls @retry
+ * after a full-jitter delay (retry-base-ms doubling up to retry-cap-ms). */
+void aws_iot_retry_later(AwsIot *aws, const char *reason, int (*retry)(void *user_data));
 /* Starts or resumes fleet provisioning from the identity's step. */
 void aws_iot_provisioning_begin(AwsIot *aws);
 /* `hubctl provision` while provisioning: retry now instead of after the delay. */
