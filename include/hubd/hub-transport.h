@@ -10,7 +10,8 @@
  *     from a certificate role, backoff that never gives up, a per-client-id
  *     connect rate limit, keepalive, status on D-Bus and in hubctl;
  *   - the certificate roles (CSR from a key generated in the store, store
- *     or import the cloud's certificate, erase);
+ *     or import the cloud's certificate; erasing is the core's, when it
+ *     offboards);
  *   - the hub's identity (iotmi_config.json): read the OEM's "ro" fields,
  *     update the "rw" provisioning state atomically;
  *   - offboarding: the core checks for child devices, erases the permanent
