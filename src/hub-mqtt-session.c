@@ -34,6 +34,7 @@ struct _HubMqttSession {
 	guint cap_ms;
 	guint interval_ms;
 	guint connect_timeout_ms;
+	guint send_maximum;       /* unacknowledged QoS 1 publishes in flight; 0: libmosquitto's 20 */
 	SSL_CTX *tls_ctx;
 	struct mosquitto *mosq;
 	HubMqttCallbacks callbacks;
@@ -135,6 +136,7 @@ static void stop_watching(HubMqttSession *session)
 }
 
 static void schedule_retry(HubMqttSession *session);
+static gboolean new_client(HubMqttSession *session, GError **error);
 
 /* The attempt or the connection is over: stop watching the socket (a
  * refused TLS handshake would otherwise keep it readable forever) and back
@@ -249,11 +251,19 @@ static void attempt(HubMqttSession *session)
 	/* The owner may have stopped the session from that callback. */
 	if (!session->running)
 		return;
-	/* Plain connect_async the first time; reconnect_async closes the old socket. */
-	if (session->attempts > 1)
-		rc = mosquitto_reconnect_async(session->mosq);
-	else
-		rc = mosquitto_connect_async(session->mosq, session->host, session->port, (int)session->keepalive_s);
+	if (session->attempts > 1) {
+		g_autoptr(GError) error = NULL;
+
+		/* Closes the old socket too. */
+		stop_watching(session);
+		if (!new_client(session, &error)) {
+			g_free(session->last_error);
+			session->last_error = g_strdup(error->message);
+			schedule_retry(session);
+			return;
+		}
+	}
+	rc = mosquitto_connect_async(session->mosq, session->host, session->port, (int)session->keepalive_s);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		connection_failed(session, "connect failed", rc);
 		return;
@@ -389,12 +399,51 @@ static gboolean check_options(const HubMqttOptions *o, GError **error)
 	return FALSE;
 }
 
+/* A fresh libmosquitto client. One per connection: libmosquitto would
+ * resend a lost connection's unacknowledged publishes after the next
+ * CONNACK (even with a clean session), behind the back of an owner that
+ * has already decided what to send again (a provisioning request that
+ * must not reach the cloud twice, the outbox's own resend). */
+static gboolean new_client(HubMqttSession *session, GError **error)
+{
+	int rc;
+
+	if (session->mosq)
+		mosquitto_destroy(session->mosq);
+	session->mosq = mosquitto_new(session->client_id, TRUE, session);
+	if (!session->mosq) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cannot create an MQTT client: %s", g_strerror(errno));
+		return FALSE;
+	}
+	mosquitto_int_option(session->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	mosquitto_int_option(session->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+	if (session->send_maximum)
+		mosquitto_int_option(session->mosq, MOSQ_OPT_SEND_MAXIMUM, (int)session->send_maximum);
+	if (session->tls_ctx) {
+		/* Our context is complete; libmosquitto must not add or drop checks. */
+		mosquitto_int_option(session->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+		rc = mosquitto_void_option(session->mosq, MOSQ_OPT_SSL_CTX, session->tls_ctx);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cannot use the TLS context: %s",
+				    mosquitto_strerror(rc));
+			return FALSE;
+		}
+	}
+	if (session->username)
+		mosquitto_username_pw_set(session->mosq, session->username, session->password);
+	mosquitto_connect_callback_set(session->mosq, on_connect);
+	mosquitto_disconnect_callback_set(session->mosq, on_disconnect);
+	mosquitto_message_callback_set(session->mosq, on_message);
+	mosquitto_publish_callback_set(session->mosq, on_publish);
+	mosquitto_log_callback_set(session->mosq, on_log);
+	return TRUE;
+}
+
 HubMqttSession *hub_mqtt_session_new(const HubMqttOptions *options, SSL_CTX *tls_ctx,
 				     const HubMqttCallbacks *callbacks, gpointer user_data, GError **error)
 {
 	static GOnce once = G_ONCE_INIT;
 	HubMqttSession *session;
-	int rc;
 
 	if (!check_options(options, error))
 		return NULL;
@@ -410,38 +459,19 @@ HubMqttSession *hub_mqtt_session_new(const HubMqttOptions *options, SSL_CTX *tls
 	session->cap_ms = options->backoff_cap_ms ? options->backoff_cap_ms : 120000;
 	session->interval_ms = options->connect_interval_ms ? options->connect_interval_ms : 1000;
 	session->connect_timeout_ms = options->connect_timeout_ms ? options->connect_timeout_ms : 15000;
+	session->send_maximum = MIN(options->send_maximum, 65535u);
 	if (callbacks)
 		session->callbacks = *callbacks;
 	session->user_data = user_data;
 	session->subscriptions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	session->mosq = mosquitto_new(session->client_id, TRUE, session);
-	if (!session->mosq) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cannot create an MQTT client: %s", g_strerror(errno));
-		hub_mqtt_session_free(session);
-		return NULL;
-	}
-	mosquitto_int_option(session->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-	mosquitto_int_option(session->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	if (tls_ctx) {
 		session->tls_ctx = tls_ctx;
 		SSL_CTX_up_ref(tls_ctx);
-		/* Our context is complete; libmosquitto must not add or drop checks. */
-		mosquitto_int_option(session->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
-		rc = mosquitto_void_option(session->mosq, MOSQ_OPT_SSL_CTX, tls_ctx);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cannot use the TLS context: %s",
-				    mosquitto_strerror(rc));
-			hub_mqtt_session_free(session);
-			return NULL;
-		}
 	}
-	if (session->username)
-		mosquitto_username_pw_set(session->mosq, session->username, session->password);
-	mosquitto_connect_callback_set(session->mosq, on_connect);
-	mosquitto_disconnect_callback_set(session->mosq, on_disconnect);
-	mosquitto_message_callback_set(session->mosq, on_message);
-	mosquitto_publish_callback_set(session->mosq, on_publish);
-	mosquitto_log_callback_set(session->mosq, on_log);
+	if (!new_client(session, error)) {
+		hub_mqtt_session_free(session);
+		return NULL;
+	}
 	return session;
 }
 

@@ -18,6 +18,9 @@
  *   until the next attempt, so a broker that refuses TLS cannot make the
  *   loop spin (libmosquitto 2.0.11 would).
  * - Subscriptions are remembered and renewed on every connect.
+ * - Publishes do not outlive their connection: each attempt uses a fresh
+ *   libmosquitto client, so the owner alone decides what to send again
+ *   (libmosquitto would resend unacknowledged ones after the next CONNACK).
  * - TCP_NODELAY is on: without it TLS 1.3 tickets and Nagle add ~40 ms to
  *   every connect.
  *
@@ -61,6 +64,7 @@ typedef struct {
 	guint backoff_cap_ms;       /* 0 = 120000; >= base */
 	guint connect_interval_ms;  /* least time between two connects of this client id; 0 = 1000 */
 	guint connect_timeout_ms;   /* TCP + TLS + CONNACK must finish within it; 0 = 15000 */
+	guint send_maximum;         /* QoS 1 publishes awaiting PUBACK at once; 0 = libmosquitto's 20 */
 } HubMqttOptions;
 
 typedef struct {

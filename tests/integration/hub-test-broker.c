@@ -207,6 +207,11 @@ void hub_test_broker_kill(HubTestBroker *broker)
 	g_clear_object(&broker->process);
 }
 
+void hub_test_broker_pause(HubTestBroker *broker)
+{
+	g_subprocess_send_signal(broker->process, SIGSTOP);
+}
+
 gboolean hub_test_broker_restart(HubTestBroker *broker)
 {
 	g_autofree char *log = NULL;

@@ -850,6 +850,75 @@ static void test_tls_refused_no_busy_loop(void)
 	assert_refused_without_spinning("hub-session-foreign-tls12", TLS1_2_VERSION);
 }
 
+/* A publish lost with its connection is not sent again by the session
+ * (libmosquitto would resend it after the next CONNACK): its owner decides. */
+static void test_lost_publish_not_resent(void)
+{
+	const char *id = "hub-session-lost";
+	g_autofree char *up = g_strdup_printf("hub/%s/up", id);
+	g_autofree char *dir = make_dir("lost");
+	g_autofree char *first = NULL;
+	g_autoptr(SSL_CTX) ctx = NULL;
+	g_autoptr(Recorder) rec = NULL;
+	g_autoptr(HubTestBroker) broker = NULL;
+	g_autoptr(HubTestMqtt) peer = NULL;
+	g_autoptr(GError) error = NULL;
+	Relay relay = { 0 };
+	HubMqttOptions options = { .host = "localhost",
+				   .client_id = id,
+				   .backoff_base_ms = FAST_BASE_MS,
+				   .backoff_cap_ms = FAST_CAP_MS,
+				   .connect_interval_ms = FAST_INTERVAL_MS };
+	gpointer published[2];
+	guint mark;
+	int mid = 0;
+
+	if (!hub_test_broker_require(world.broker))
+		return;
+	relay_init(&relay);
+	options.port = relay.port;
+	broker = hub_test_broker_start(world.pki, dir);
+	relay_open(&relay, hub_test_broker_port(broker));
+	ctx = session_context(id, world.pki, relay.port);
+	rec = recorder_new(&options, ctx);
+	hub_mqtt_session_start(rec->session);
+	assert_state_within(rec, HUB_MQTT_STATE_CONNECTED, TRUE, CONNECT_TIMEOUT_MS);
+
+	/* Sent, never acknowledged: the broker is frozen, then dies. */
+	hub_test_broker_pause(broker);
+	g_assert_true(hub_mqtt_session_publish(rec->session, up, "lost", 4, 1, FALSE, &mid, &error));
+	g_assert_no_error(error);
+	run_for(100);
+	mark = rec->changes->len;
+	relay_close(&relay);
+	hub_test_broker_kill(broker);
+	assert_state_within(rec, HUB_MQTT_STATE_CONNECTED, FALSE, CONNECT_TIMEOUT_MS);
+	g_assert_cmpuint(rec->published->len, ==, 0);
+
+	g_clear_pointer(&broker, hub_test_broker_free);
+	broker = hub_test_broker_start(world.pki, dir);
+	peer = peer_connect("hub-session-lost-peer", hub_test_broker_port(broker));
+	hub_test_mqtt_subscribe(peer, up, MESSAGE_TIMEOUT_MS, &error);
+	g_assert_no_error(error);
+	relay_open(&relay, hub_test_broker_port(broker));
+	assert_state_within(rec, HUB_MQTT_STATE_CONNECTED, TRUE, CONNECT_TIMEOUT_MS);
+	g_assert_cmpint(find_state(rec, mark, HUB_MQTT_STATE_CONNECTED), >=, (int)mark);
+	g_assert_true(hub_mqtt_session_publish(rec->session, up, "after", 5, 1, FALSE, &mid, &error));
+	g_assert_no_error(error);
+	published[0] = rec;
+	published[1] = GINT_TO_POINTER(mid);
+	g_assert_true(wait_for(has_published, published, MESSAGE_TIMEOUT_MS));
+	/* A resend would come first, on the same connection. */
+	first = hub_test_mqtt_wait_message(peer, up, MESSAGE_TIMEOUT_MS, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(first, ==, "after");
+
+	hub_mqtt_session_stop(rec->session);
+	relay_close(&relay);
+	recorder_free_session(rec);
+	relay_finish(&relay);
+}
+
 static void test_reconnect_after_broker_restart(void)
 {
 	const char *id = "hub-session-restart";
@@ -1198,6 +1267,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/hub/mqtt-session/broker-down-at-start", test_broker_down_at_start);
 	g_test_add_func("/hub/mqtt-session/tls-refused-no-busy-loop", test_tls_refused_no_busy_loop);
 	g_test_add_func("/hub/mqtt-session/reconnect-after-broker-restart", test_reconnect_after_broker_restart);
+	g_test_add_func("/hub/mqtt-session/lost-publish-not-resent", test_lost_publish_not_resent);
 	g_test_add_func("/hub/mqtt-session/bad-options", test_bad_options);
 	g_test_add_func("/hub/mqtt-session/publish-while-disconnected", test_publish_while_disconnected);
 	g_test_add_func("/hub/mqtt-session/restart-respects-connect-interval", test_restart_respects_connect_interval);
