@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "hub-error.h"
+#include "hub-json.h"
+#include "hub-outbox.h"
+#include "hub-sqlite.h"
+
+#define DEFAULT_MAX_BYTES (16u * 1024 * 1024)
+#define DEFAULT_MAX_RECORDS 100000u
+#define DEFAULT_COMMIT_INTERVAL_MS 200u
+#define READ_AHEAD 256          /* records read from the file at once */
+#define DROP_BATCH 64           /* candidates fetched per look for what to drop */
+#define EXPIRY_SWEEP_S 60       /* expired messages go even when nothing is sent */
+#define DROP_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
+
+enum {
+	STMT_INSERT,
+	STMT_DELETE,
+	STMT_READ,
+	STMT_EXPIRED,
+	STMT_OLDEST_OF_PRIORITY,
+	STMT_OLDEST,
+	STMT_META_SET,
+	N_STMTS
+};
+
+static const char *const stmt_sql[N_STMTS] = {
+	[STMT_INSERT] = "INSERT INTO outbox(id, kind, priority, created_ms, expires_ms, payload) "
+			"VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[STMT_DELETE] = "DELETE FROM outbox WHERE id = ?1 RETURNING length(payload), priority",
+	[STMT_READ] = "SELECT id, kind, priority, created_ms, expires_ms, payload FROM outbox WHERE id >= ?1 "
+		      "ORDER BY id LIMIT ?2",
+	[STMT_EXPIRED] = "SELECT id FROM outbox WHERE expires_ms <= ?1 ORDER BY expires_ms LIMIT ?2",
+	[STMT_OLDEST_OF_PRIORITY] = "SELECT id FROM outbox WHERE priority = ?1 ORDER BY id LIMIT ?2",
+	[STMT_OLDEST] = "SELECT created_ms FROM outbox ORDER BY id LIMIT 1",
+	[STMT_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
+};
+
+static const char schema_sql[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA cache_size=-256;"
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, priority INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, payload BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS outbox_by_priority ON outbox(priority, id);"
+	"CREATE INDEX IF NOT EXISTS outbox_by_expiry ON outbox(expires_ms);";
+
+/* Counters kept in the meta table across restarts. */
+typedef enum {
+	COUNTER_PUSHED,
+	COUNTER_ACKNOWLEDGED,
+	COUNTER_DROPPED_EXPIRED,
+	COUNTER_DROPPED_OVERFLOW,
+	COUNTER_RESENT,
+	COUNTER_HANDED_MAX, /* highest id ever handed out: what a restart sends again */
+	COUNTER_LAST_ID,
+	N_COUNTERS
+} Counter;
+
+static const char *const counter_keys[N_COUNTERS] = {
+	"pushed", "acknowledged", "dropped-expired", "dropped-overflow", "resent", "handed-max", "last-id",
+};
+
+/* A record read ahead, not handed out yet. */
+typedef struct {
+	HubOutboxRecord record;
+	gint64 expires_ms;
+} Entry;
+
+struct _HubOutbox {
+	HubSqlite *db;
+	guint64 max_bytes;
+	guint max_records;
+
+	guint records_by_priority[HUB_OUTBOX_PRIORITIES];
+	guint records;
+	guint64 bytes;
+	guint64 counters[N_COUNTERS];
+	gboolean counters_dirty;
+
+	guint64 cursor;        /* the next id to read from the file */
+	GQueue read_ahead;     /* Entry*, ids below @cursor */
+	GHashTable *in_flight; /* guint64* id set */
+	guint64 resend_upto;   /* ids up to this one were handed out before */
+	guint sweep_source;
+
+	guint64 drops_unlogged;
+	gint64 last_drop_log;
+};
+
+static void entry_free(gpointer data)
+{
+	Entry *entry = data;
+
+	g_bytes_unref(entry->record.payload);
+	g_free(entry);
+}
+
+void hub_outbox_record_free(HubOutboxRecord *record)
+{
+	if (!record)
+		return;
+	g_bytes_unref(record->payload);
+	g_free(record);
+}
+
+static void count(HubOutbox *outbox, Counter counter, guint64 n)
+{
+	outbox->counters[counter] += n;
+	outbox->counters_dirty = TRUE;
+}
+
+/* Inside the batch, right before it commits: one row per counter, not one per message. */
+static void save_counters(HubSqlite *db, gpointer user_data)
+{
+	HubOutbox *outbox = user_data;
+
+	if (!outbox->counters_dirty)
+		return;
+	for (guint i = 0; i < N_COUNTERS; i++) {
+		sqlite3_stmt *s = hub_sqlite_stmt(db, STMT_META_SET);
+
+		sqlite3_bind_text(s, 1, counter_keys[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)outbox->counters[i]);
+		hub_sqlite_run(db, s);
+	}
+	outbox->counters_dirty = FALSE;
+}
+
+static gboolean load(HubOutbox *outbox, GError **error)
+{
+	sqlite3 *db = hub_sqlite_handle(outbox->db);
+	sqlite3_stmt *s = NULL;
+	guint64 max_id = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT key, value FROM meta", -1, &s, NULL) != SQLITE_OK)
+		goto failed;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		for (guint i = 0; i < N_COUNTERS; i++)
+			if (g_strcmp0((const char *)sqlite3_column_text(s, 0), counter_keys[i]) == 0)
+				outbox->counters[i] = (guint64)MAX(sqlite3_column_int64(s, 1), 0);
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(db, "SELECT priority, COUNT(*), TOTAL(length(payload)), MAX(id) FROM outbox GROUP BY priority",
+			       -1, &s, NULL) != SQLITE_OK)
+		goto failed;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		gint64 priority = sqlite3_column_int64(s, 0);
+		guint n = (guint)sqlite3_column_int64(s, 1);
+
+		if (priority < 0 || priority >= HUB_OUTBOX_PRIORITIES)
+			continue;
+		outbox->records_by_priority[priority] = n;
+		outbox->records += n;
+		outbox->bytes += (guint64)sqlite3_column_double(s, 2);
+		max_id = MAX(max_id, (guint64)sqlite3_column_int64(s, 3));
+	}
+	sqlite3_finalize(s);
+	/* Rows of an unknown priority (a newer hubd's file) would never be accounted for. */
+	hub_sqlite_exec(outbox->db, "DELETE FROM outbox WHERE priority NOT BETWEEN 0 AND 3", "drop unknown priorities");
+	outbox->counters[COUNTER_LAST_ID] = MAX(outbox->counters[COUNTER_LAST_ID], max_id);
+	outbox->counters[COUNTER_LAST_ID] =
+		MAX(outbox->counters[COUNTER_LAST_ID], outbox->counters[COUNTER_HANDED_MAX]);
+	/* What the last run handed out may have reached the broker already. */
+	outbox->resend_upto = outbox->counters[COUNTER_HANDED_MAX];
+	return TRUE;
+
+failed:
+	g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cannot read outbox %s: %s", hub_sqlite_path(outbox->db),
+		    sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	return FALSE;
+}
+
+static void drop_expired(HubOutbox *outbox, gint64 now_ms);
+
+static gboolean sweep_cb(gpointer user_data)
+{
+	drop_expired(user_data, hub_now_ms());
+	return G_SOURCE_CONTINUE;
+}
+
+HubOutbox *hub_outbox_open(const char *path, const HubOutboxLimits *limits, GError **error)
+{
+	HubOutboxLimits none = { 0 };
+	HubOutbox *outbox;
+	HubSqlite *db;
+
+	if (!limits)
+		limits = &none;
+	db = hub_sqlite_open(path, schema_sql, stmt_sql, N_STMTS,
+			     limits->commit_interval_ms ? limits->commit_interval_ms : DEFAULT_COMMIT_INTERVAL_MS, error);
+	if (!db)
+		return NULL;
+	outbox = g_new0(HubOutbox, 1);
+	outbox->db = db;
+	outbox->max_bytes = limits->max_bytes ? limits->max_bytes : DEFAULT_MAX_BYTES;
+	outbox->max_records = limits->max_records ? limits->max_records : DEFAULT_MAX_RECORDS;
+	outbox->in_flight = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	g_queue_init(&outbox->read_ahead);
+	if (!load(outbox, error)) {
+		hub_outbox_free(outbox);
+		return NULL;
+	}
+	hub_sqlite_set_commit_func(db, save_counters, outbox);
+	outbox->sweep_source = g_timeout_add_seconds(EXPIRY_SWEEP_S, sweep_cb, outbox);
+	return outbox;
+}
+
+void hub_outbox_free(HubOutbox *outbox)
+{
+	if (!outbox)
+		return;
+	g_clear_handle_id(&outbox->sweep_source, g_source_remove);
+	if (outbox->db) {
+		/* The counters go with the last batch, or in one of their own. */
+		if (outbox->counters_dirty)
+			hub_sqlite_begin_write(outbox->db);
+		hub_sqlite_free(outbox->db);
+	}
+	g_queue_clear_full(&outbox->read_ahead, entry_free);
+	g_hash_table_unref(outbox->in_flight);
+	g_free(outbox);
+}
+
+gboolean hub_outbox_flush(HubOutbox *outbox)
+{
+	return hub_sqlite_flush(outbox->db);
+}
+
+/* ---- deleting ---- */
+
+/* The read-ahead may hold what a drop deletes: read it again later. */
+static void forget_read_ahead(HubOutbox *outbox)
+{
+	Entry *head = g_queue_peek_head(&outbox->read_ahead);
+
+	if (head)
+		outbox->cursor = head->record.id;
+	g_queue_clear_full(&outbox->read_ahead, entry_free);
+}
+
+/* Deletes row @id, keeping the accounting; FALSE when it was not there. */
+static gboolean delete_row(HubOutbox *outbox, guint64 id)
+{
+	sqlite3_stmt *s = hub_sqlite_stmt(outbox->db, STMT_DELETE);
+	gboolean found = FALSE;
+	int rc;
+
+	hub_sqlite_begin_write(outbox->db);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		gint64 priority = sqlite3_column_int64(s, 1);
+
+		found = TRUE;
+		outbox->bytes -= MIN(outbox->bytes, (guint64)sqlite3_column_int64(s, 0));
+		outbox->records--;
+		if (priority >= 0 && priority < HUB_OUTBOX_PRIORITIES && outbox->records_by_priority[priority] > 0)
+			outbox->records_by_priority[priority]--;
+		rc = sqlite3_step(s);
+	}
+	if (rc != SQLITE_DONE)
+		g_warning("Failed to delete from %s: %s", hub_sqlite_path(outbox->db),
+			  sqlite3_errmsg(hub_sqlite_handle(outbox->db)));
+	sqlite3_reset(s);
+	g_hash_table_remove(outbox->in_flight, &id);
+	return found;
+}
+
+static void log_drops(HubOutbox *outbox, guint64 n, const char *why)
+{
+	gint64 now = g_get_monotonic_time();
+
+	outbox->drops_unlogged += n;
+	/* One line per interval: a full queue under a steady stream drops on every push. */
+	if (outbox->last_drop_log && now - outbox->last_drop_log < DROP_LOG_INTERVAL_US)
+		return;
+	g_warning("Outbox: dropped %" G_GUINT64_FORMAT " message(s) (%s); %" G_GUINT64_FORMAT
+		  " expired and %" G_GUINT64_FORMAT " over the quota in all",
+		  outbox->drops_unlogged, why, outbox->counters[COUNTER_DROPPED_EXPIRED],
+		  outbox->counters[COUNTER_DROPPED_OVERFLOW]);
+	outbox->drops_unlogged = 0;
+	outbox->last_drop_log = now;
+}
+
+/* Ids selected by @which (bound by @bind_first), deleted; returns how many. */
+static guint drop_selected(HubOutbox *outbox, guint which, gint64 bind_first, guint limit, Counter counter)
+{
+	sqlite3_stmt *s = hub_sqlite_stmt(outbox->db, which);
+	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(guint64));
+	guint dropped = 0;
+
+	sqlite3_bind_int64(s, 1, bind_first);
+	sqlite3_bind_int(s, 2, (int)limit);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		guint64 id = (guint64)sqlite3_column_int64(s, 0);
+
+		g_array_append_val(ids, id);
+	}
+	sqlite3_reset(s);
+	if (ids->len == 0)
+		return 0;
+	forget_read_ahead(outbox);
+	for (guint i = 0; i < ids->len; i++)
+		if (delete_row(outbox, g_array_index(ids, guint64, i)))
+			dropped++;
+	count(outbox, counter, dropped);
+	return dropped;
+}
+
+static void drop_expired(HubOutbox *outbox, gint64 now_ms)
+{
+	guint dropped = 0, n;
+
+	if (outbox->records == 0)
+		return;
+	do {
+		n = drop_selected(outbox, STMT_EXPIRED, now_ms, DROP_BATCH, COUNTER_DROPPED_EXPIRED);
+		dropped += n;
+	} while (n == DROP_BATCH);
+	if (dropped)
+		log_drops(outbox, dropped, "expired");
+}
+
+/* ---- pushing ---- */
+
+static gboolean fits(HubOutbox *outbox, gsize len)
+{
+	return outbox->records < outbox->max_records && outbox->bytes + len <= outbox->max_bytes;
+}
+
+static int lowest_priority(HubOutbox *outbox)
+{
+	for (guint p = 0; p < HUB_OUTBOX_PRIORITIES; p++)
+		if (outbox->records_by_priority[p] > 0)
+			return (int)p;
+	return -1;
+}
+
+/* The drop policy: expired first, then the lowest priority, oldest first.
+ * FALSE when the new message is the one to drop. */
+static gboolean make_room(HubOutbox *outbox, guint priority, gsize len)
+{
+	gboolean expired_done = FALSE;
+	guint dropped = 0;
+
+	while (!fits(outbox, len)) {
+		int lowest;
+
+		if (!expired_done) {
+			drop_expired(outbox, hub_now_ms());
+			expired_done = TRUE;
+			continue;
+		}
+		lowest = lowest_priority(outbox);
+		if (lowest < 0 || (int)priority < lowest)
+			break;
+		if (drop_selected(outbox, STMT_OLDEST_OF_PRIORITY, lowest, 1, COUNTER_DROPPED_OVERFLOW) == 0)
+			break; /* the file and the accounting disagree: do not loop */
+		dropped++;
+	}
+	if (dropped)
+		log_drops(outbox, dropped, "the queue is full; oldest of the lowest priority first");
+	return fits(outbox, len);
+}
+
+gboolean hub_outbox_push(HubOutbox *outbox, guint kind, guint priority, guint ttl_s, const void *payload,
+			 gsize len, GError **error)
+{
+	sqlite3_stmt *s;
+	gint64 now = hub_now_ms();
+	guint64 id;
+
+	priority = MIN(priority, HUB_OUTBOX_PRIORITIES - 1);
+	if (len > outbox->max_bytes || !make_room(outbox, priority, len)) {
+		count(outbox, COUNTER_DROPPED_OVERFLOW, 1);
+		log_drops(outbox, 1, "the queue is full of messages of a higher priority");
+		g_set_error(error, HUB_ERROR, HUB_ERROR_BUSY,
+			    len > outbox->max_bytes ? "the message (%zu bytes) is larger than the outbox (%" G_GUINT64_FORMAT
+						      " bytes)"
+						    : "the outbox is full (%zu bytes to add to %" G_GUINT64_FORMAT ")",
+			    len, len > outbox->max_bytes ? outbox->max_bytes : outbox->bytes);
+		return FALSE;
+	}
+	id = ++outbox->counters[COUNTER_LAST_ID];
+	s = hub_sqlite_stmt(outbox->db, STMT_INSERT);
+	hub_sqlite_begin_write(outbox->db);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+	sqlite3_bind_int(s, 2, (int)kind);
+	sqlite3_bind_int(s, 3, (int)priority);
+	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_int64(s, 5, now + (gint64)ttl_s * 1000);
+	/* Never NULL: that would bind SQL NULL, not an empty payload. */
+	sqlite3_bind_blob64(s, 6, payload ? payload : "", len, SQLITE_STATIC);
+	if (!hub_sqlite_run(outbox->db, s)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cannot write to %s: %s", hub_sqlite_path(outbox->db),
+			    sqlite3_errmsg(hub_sqlite_handle(outbox->db)));
+		return FALSE;
+	}
+	outbox->records++;
+	outbox->records_by_priority[priority]++;
+	outbox->bytes += len;
+	count(outbox, COUNTER_PUSHED, 1);
+	return TRUE;
+}
+
+/* ---- sending ---- */
+
+static void read_ahead(HubOutbox *outbox)
+{
+	sqlite3_stmt *s = hub_sqlite_stmt(outbox->db, STMT_READ);
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)outbox->cursor);
+	sqlite3_bind_int(s, 2, READ_AHEAD);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		Entry *entry = g_new0(Entry, 1);
+
+		entry->record.id = (guint64)sqlite3_column_int64(s, 0);
+		entry->record.kind = (guint)sqlite3_column_int(s, 1);
+		entry->record.priority = (guint)sqlite3_column_int(s, 2);
+		entry->record.created_ms = sqlite3_column_int64(s, 3);
+		entry->expires_ms = sqlite3_column_int64(s, 4);
+		entry->record.payload = g_bytes_new(sqlite3_column_blob(s, 5), (gsize)sqlite3_column_bytes(s, 5));
+		outbox->cursor = entry->record.id + 1;
+		g_queue_push_tail(&outbox->read_ahead, entry);
+	}
+	sqlite3_reset(s);
+}
+
+HubOutboxRecord *hub_outbox_next(HubOutbox *outbox)
+{
+	gint64 now = hub_now_ms();
+	guint expired = 0;
+	Entry *entry;
+
+	for (;;) {
+		HubOutboxRecord *record;
+		guint64 *key;
+
+		if (g_queue_is_empty(&outbox->read_ahead))
+			read_ahead(outbox);
+		entry = g_queue_pop_head(&outbox->read_ahead);
+		if (!entry)
+			break;
+		if (entry->expires_ms <= now) {
+			if (delete_row(outbox, entry->record.id)) {
+				count(outbox, COUNTER_DROPPED_EXPIRED, 1);
+				expired++;
+			}
+			entry_free(entry);
+			continue;
+		}
+		record = g_new(HubOutboxRecord, 1);
+		*record = entry->record;
+		g_free(entry);
+		if (record->id <= outbox->resend_upto) {
+			record->resent = TRUE;
+			count(outbox, COUNTER_RESENT, 1);
+		}
+		if (record->id > outbox->counters[COUNTER_HANDED_MAX])
+			count(outbox, COUNTER_HANDED_MAX, record->id - outbox->counters[COUNTER_HANDED_MAX]);
+		key = g_new(guint64, 1);
+		*key = record->id;
+		g_hash_table_add(outbox->in_flight, key);
+		if (expired)
+			log_drops(outbox, expired, "expired before they could be sent");
+		return record;
+	}
+	if (expired)
+		log_drops(outbox, expired, "expired before they could be sent");
+	return NULL;
+}
+
+void hub_outbox_ack(HubOutbox *outbox, guint64 id)
+{
+	if (!g_hash_table_contains(outbox->in_flight, &id))
+		return;
+	if (delete_row(outbox, id))
+		count(outbox, COUNTER_ACKNOWLEDGED, 1);
+}
+
+void hub_outbox_rewind(HubOutbox *outbox)
+{
+	GHashTableIter iter;
+	gpointer key;
+
+	outbox->resend_upto = MAX(outbox->resend_upto, outbox->counters[COUNTER_HANDED_MAX]);
+	forget_read_ahead(outbox);
+	g_hash_table_iter_init(&iter, outbox->in_flight);
+	while (g_hash_table_iter_next(&iter, &key, NULL))
+		outbox->cursor = MIN(outbox->cursor, *(guint64 *)key);
+	g_hash_table_remove_all(outbox->in_flight);
+}
+
+void hub_outbox_clear(HubOutbox *outbox)
+{
+	hub_sqlite_begin_write(outbox->db);
+	hub_sqlite_exec(outbox->db, "DELETE FROM outbox", "clear the outbox");
+	g_queue_clear_full(&outbox->read_ahead, entry_free);
+	g_hash_table_remove_all(outbox->in_flight);
+	memset(outbox->records_by_priority, 0, sizeof(outbox->records_by_priority));
+	outbox->records = 0;
+	outbox->bytes = 0;
+	outbox->cursor = outbox->counters[COUNTER_LAST_ID] + 1;
+	outbox->counters_dirty = TRUE;
+}
+
+void hub_outbox_get_stats(HubOutbox *outbox, HubOutboxStats *stats)
+{
+	sqlite3_stmt *s;
+
+	memset(stats, 0, sizeof(*stats));
+	stats->records = outbox->records;
+	stats->bytes = outbox->bytes;
+	stats->in_flight = g_hash_table_size(outbox->in_flight);
+	stats->max_bytes = outbox->max_bytes;
+	stats->max_records = outbox->max_records;
+	stats->pushed = outbox->counters[COUNTER_PUSHED];
+	stats->acknowledged = outbox->counters[COUNTER_ACKNOWLEDGED];
+	stats->dropped_expired = outbox->counters[COUNTER_DROPPED_EXPIRED];
+	stats->dropped_overflow = outbox->counters[COUNTER_DROPPED_OVERFLOW];
+	stats->resent = outbox->counters[COUNTER_RESENT];
+	if (outbox->records == 0)
+		return;
+	s = hub_sqlite_stmt(outbox->db, STMT_OLDEST);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		stats->oldest_ms = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+}
