@@ -19,7 +19,8 @@
 enum {
 	STMT_INSERT,
 	STMT_DELETE,
-	STMT_READ,
+	STMT_READ_URGENT,
+	STMT_READ_QUEUE,
 	STMT_EXPIRED,
 	STMT_OLDEST_OF_PRIORITY,
 	STMT_OLDEST,
@@ -31,8 +32,10 @@ static const char *const stmt_sql[N_STMTS] = {
 	[STMT_INSERT] = "INSERT INTO outbox(id, kind, priority, created_ms, expires_ms, payload) "
 			"VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[STMT_DELETE] = "DELETE FROM outbox WHERE id = ?1 RETURNING length(payload), priority",
-	[STMT_READ] = "SELECT id, kind, priority, created_ms, expires_ms, payload FROM outbox WHERE id >= ?1 "
-		      "ORDER BY id LIMIT ?2",
+	[STMT_READ_URGENT] = "SELECT id, kind, priority, created_ms, expires_ms, payload FROM outbox "
+			     "WHERE priority = 3 AND id >= ?1 ORDER BY priority, id LIMIT ?2",
+	[STMT_READ_QUEUE] = "SELECT id, kind, priority, created_ms, expires_ms, payload FROM outbox "
+			    "WHERE id >= ?1 AND priority < 3 ORDER BY id LIMIT ?2",
 	[STMT_EXPIRED] = "SELECT id FROM outbox WHERE expires_ms <= ?1 ORDER BY expires_ms LIMIT ?2",
 	[STMT_OLDEST_OF_PRIORITY] = "SELECT id FROM outbox WHERE priority = ?1 ORDER BY id LIMIT ?2",
 	[STMT_OLDEST] = "SELECT created_ms FROM outbox ORDER BY id LIMIT 1",
@@ -71,6 +74,16 @@ typedef struct {
 	gint64 expires_ms;
 } Entry;
 
+/* Urgent messages (the top priority) overtake the queue; within a lane
+ * the order is the queue's. */
+enum { LANE_URGENT, LANE_QUEUE, N_LANES };
+
+typedef struct {
+	guint stmt;
+	guint64 cursor;    /* the next id to read from the file */
+	GQueue read_ahead; /* Entry*, ids below @cursor */
+} Lane;
+
 struct _HubOutbox {
 	HubSqlite *db;
 	guint64 max_bytes;
@@ -82,9 +95,8 @@ struct _HubOutbox {
 	guint64 counters[N_COUNTERS];
 	gboolean counters_dirty;
 
-	guint64 cursor;        /* the next id to read from the file */
-	GQueue read_ahead;     /* Entry*, ids below @cursor */
-	GHashTable *in_flight; /* guint64* id set */
+	Lane lanes[N_LANES];
+	GHashTable *in_flight; /* guint64* id -> GUINT_TO_POINTER(lane + 1) */
 	guint64 resend_upto;   /* ids up to this one were handed out before */
 	guint sweep_source;
 
@@ -200,7 +212,10 @@ HubOutbox *hub_outbox_open(const char *path, const HubOutboxLimits *limits, GErr
 	outbox->max_bytes = limits->max_bytes ? limits->max_bytes : DEFAULT_MAX_BYTES;
 	outbox->max_records = limits->max_records ? limits->max_records : DEFAULT_MAX_RECORDS;
 	outbox->in_flight = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-	g_queue_init(&outbox->read_ahead);
+	for (guint i = 0; i < N_LANES; i++)
+		g_queue_init(&outbox->lanes[i].read_ahead);
+	outbox->lanes[LANE_URGENT].stmt = STMT_READ_URGENT;
+	outbox->lanes[LANE_QUEUE].stmt = STMT_READ_QUEUE;
 	if (!load(outbox, error)) {
 		hub_outbox_free(outbox);
 		return NULL;
@@ -221,7 +236,8 @@ void hub_outbox_free(HubOutbox *outbox)
 			hub_sqlite_begin_write(outbox->db);
 		hub_sqlite_free(outbox->db);
 	}
-	g_queue_clear_full(&outbox->read_ahead, entry_free);
+	for (guint i = 0; i < N_LANES; i++)
+		g_queue_clear_full(&outbox->lanes[i].read_ahead, entry_free);
 	g_hash_table_unref(outbox->in_flight);
 	g_free(outbox);
 }
@@ -236,11 +252,14 @@ gboolean hub_outbox_flush(HubOutbox *outbox)
 /* The read-ahead may hold what a drop deletes: read it again later. */
 static void forget_read_ahead(HubOutbox *outbox)
 {
-	Entry *head = g_queue_peek_head(&outbox->read_ahead);
+	for (guint i = 0; i < N_LANES; i++) {
+		Lane *lane = &outbox->lanes[i];
+		Entry *head = g_queue_peek_head(&lane->read_ahead);
 
-	if (head)
-		outbox->cursor = head->record.id;
-	g_queue_clear_full(&outbox->read_ahead, entry_free);
+		if (head)
+			lane->cursor = head->record.id;
+		g_queue_clear_full(&lane->read_ahead, entry_free);
+	}
 }
 
 /* Deletes row @id, keeping the accounting; FALSE when it was not there. */
@@ -410,11 +429,11 @@ gboolean hub_outbox_push(HubOutbox *outbox, guint kind, guint priority, guint tt
 
 /* ---- sending ---- */
 
-static void read_ahead(HubOutbox *outbox)
+static void read_ahead(HubOutbox *outbox, Lane *lane)
 {
-	sqlite3_stmt *s = hub_sqlite_stmt(outbox->db, STMT_READ);
+	sqlite3_stmt *s = hub_sqlite_stmt(outbox->db, lane->stmt);
 
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)outbox->cursor);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)lane->cursor);
 	sqlite3_bind_int(s, 2, READ_AHEAD);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		Entry *entry = g_new0(Entry, 1);
@@ -425,27 +444,43 @@ static void read_ahead(HubOutbox *outbox)
 		entry->record.created_ms = sqlite3_column_int64(s, 3);
 		entry->expires_ms = sqlite3_column_int64(s, 4);
 		entry->record.payload = g_bytes_new(sqlite3_column_blob(s, 5), (gsize)sqlite3_column_bytes(s, 5));
-		outbox->cursor = entry->record.id + 1;
-		g_queue_push_tail(&outbox->read_ahead, entry);
+		lane->cursor = entry->record.id + 1;
+		g_queue_push_tail(&lane->read_ahead, entry);
 	}
 	sqlite3_reset(s);
+}
+
+/* The next entry to send, read ahead if needed; NULL when both lanes are empty. */
+static Entry *pop_entry(HubOutbox *outbox, guint *lane_index)
+{
+	for (guint i = 0; i < N_LANES; i++) {
+		Lane *lane = &outbox->lanes[i];
+
+		/* Nothing urgent is queued (the usual case): no read needed. */
+		if (i == LANE_URGENT && outbox->records_by_priority[HUB_OUTBOX_PRIORITIES - 1] == 0 &&
+		    g_queue_is_empty(&lane->read_ahead))
+			continue;
+		if (g_queue_is_empty(&lane->read_ahead))
+			read_ahead(outbox, lane);
+		if (!g_queue_is_empty(&lane->read_ahead)) {
+			*lane_index = i;
+			return g_queue_pop_head(&lane->read_ahead);
+		}
+	}
+	return NULL;
 }
 
 HubOutboxRecord *hub_outbox_next(HubOutbox *outbox)
 {
 	gint64 now = hub_now_ms();
+	HubOutboxRecord *record = NULL;
 	guint expired = 0;
+	guint lane;
 	Entry *entry;
 
-	for (;;) {
-		HubOutboxRecord *record;
+	while ((entry = pop_entry(outbox, &lane))) {
 		guint64 *key;
 
-		if (g_queue_is_empty(&outbox->read_ahead))
-			read_ahead(outbox);
-		entry = g_queue_pop_head(&outbox->read_ahead);
-		if (!entry)
-			break;
 		if (entry->expires_ms <= now) {
 			if (delete_row(outbox, entry->record.id)) {
 				count(outbox, COUNTER_DROPPED_EXPIRED, 1);
@@ -465,14 +500,12 @@ HubOutboxRecord *hub_outbox_next(HubOutbox *outbox)
 			count(outbox, COUNTER_HANDED_MAX, record->id - outbox->counters[COUNTER_HANDED_MAX]);
 		key = g_new(guint64, 1);
 		*key = record->id;
-		g_hash_table_add(outbox->in_flight, key);
-		if (expired)
-			log_drops(outbox, expired, "expired before they could be sent");
-		return record;
+		g_hash_table_insert(outbox->in_flight, key, GUINT_TO_POINTER(lane + 1));
+		break;
 	}
 	if (expired)
 		log_drops(outbox, expired, "expired before they could be sent");
-	return NULL;
+	return record;
 }
 
 void hub_outbox_ack(HubOutbox *outbox, guint64 id)
@@ -486,13 +519,16 @@ void hub_outbox_ack(HubOutbox *outbox, guint64 id)
 void hub_outbox_rewind(HubOutbox *outbox)
 {
 	GHashTableIter iter;
-	gpointer key;
+	gpointer key, lane;
 
 	outbox->resend_upto = MAX(outbox->resend_upto, outbox->counters[COUNTER_HANDED_MAX]);
 	forget_read_ahead(outbox);
 	g_hash_table_iter_init(&iter, outbox->in_flight);
-	while (g_hash_table_iter_next(&iter, &key, NULL))
-		outbox->cursor = MIN(outbox->cursor, *(guint64 *)key);
+	while (g_hash_table_iter_next(&iter, &key, &lane)) {
+		Lane *l = &outbox->lanes[GPOINTER_TO_UINT(lane) - 1];
+
+		l->cursor = MIN(l->cursor, *(guint64 *)key);
+	}
 	g_hash_table_remove_all(outbox->in_flight);
 }
 
@@ -500,12 +536,14 @@ void hub_outbox_clear(HubOutbox *outbox)
 {
 	hub_sqlite_begin_write(outbox->db);
 	hub_sqlite_exec(outbox->db, "DELETE FROM outbox", "clear the outbox");
-	g_queue_clear_full(&outbox->read_ahead, entry_free);
+	for (guint i = 0; i < N_LANES; i++) {
+		g_queue_clear_full(&outbox->lanes[i].read_ahead, entry_free);
+		outbox->lanes[i].cursor = outbox->counters[COUNTER_LAST_ID] + 1;
+	}
 	g_hash_table_remove_all(outbox->in_flight);
 	memset(outbox->records_by_priority, 0, sizeof(outbox->records_by_priority));
 	outbox->records = 0;
 	outbox->bytes = 0;
-	outbox->cursor = outbox->counters[COUNTER_LAST_ID] + 1;
 	outbox->counters_dirty = TRUE;
 }
 

@@ -10,8 +10,10 @@
  *     2. the lowest priority present, oldest first; a new message of a
  *        priority below every queued one is itself the one dropped.
  *   Every drop is counted (expired, overflow) and logged.
- * - Sent in queue order (oldest first), whatever the priority: a report
- *   must never overtake an older report of the same device.
+ * - Sent in queue order (oldest first) whatever the priority, so a report
+ *   never overtakes an older report of the same device; only the top
+ *   priority (answers to the cloud's commands, which it waits for) overtakes
+ *   the queue, in its own queue order.
  * - Writes join a batch transaction committed every commit interval, so
  *   a burst costs one commit instead of one fsync-bound commit per message.
  *   A message pushed less than one interval before a crash may be lost;

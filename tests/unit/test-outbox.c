@@ -117,9 +117,9 @@ static void test_order_ack_and_restart(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(stats(f).records, ==, 3);
 	g_assert_cmpuint(stats(f).bytes, ==, 3);
 	g_assert_cmpint(stats(f).oldest_ms, >, 0);
-	/* Queue order, not priority order. */
+	/* The top priority overtakes; the rest keeps queue order whatever its priority. */
 	first = next_text(f, &resent, &id);
-	g_assert_cmpstr(first, ==, "a");
+	g_assert_cmpstr(first, ==, "b");
 	g_assert_false(resent);
 	g_assert_cmpuint(stats(f).in_flight, ==, 1);
 	hub_outbox_ack(f->outbox, id);
@@ -130,7 +130,7 @@ static void test_order_ack_and_restart(Fixture *f, gconstpointer data)
 	/* Acknowledged messages are gone after a restart; the others survive. */
 	reopen(f);
 	left = remaining(f);
-	g_assert_cmpstr(left, ==, "b c");
+	g_assert_cmpstr(left, ==, "a c");
 	g_assert_cmpuint(stats(f).pushed, ==, 3);
 	g_assert_cmpuint(stats(f).acknowledged, ==, 1);
 }
@@ -163,6 +163,32 @@ static void test_rewind_resends_in_order(Fixture *f, gconstpointer data)
 	g_assert_cmpstr(d, ==, "d");
 	g_assert_false(resent);
 	g_assert_cmpuint(stats(f).resent, ==, 2);
+}
+
+/* Answers to the cloud overtake a backlog, also when sent again. */
+static void test_urgent_overtakes(Fixture *f, gconstpointer data)
+{
+	g_autofree char *u = NULL, *a = NULL, *u2 = NULL, *a2 = NULL, *b = NULL;
+	gboolean resent;
+
+	push(f, 1, 60, "a");
+	push(f, 1, 60, "b");
+	push(f, 3, 60, "u");
+	u = next_text(f, NULL, NULL);
+	g_assert_cmpstr(u, ==, "u");
+	a = next_text(f, NULL, NULL);
+	g_assert_cmpstr(a, ==, "a");
+	hub_outbox_rewind(f->outbox);
+	u2 = next_text(f, &resent, NULL);
+	g_assert_cmpstr(u2, ==, "u");
+	g_assert_true(resent);
+	a2 = next_text(f, &resent, NULL);
+	g_assert_cmpstr(a2, ==, "a");
+	g_assert_true(resent);
+	b = next_text(f, &resent, NULL);
+	g_assert_cmpstr(b, ==, "b");
+	g_assert_false(resent);
+	g_assert_null(hub_outbox_next(f->outbox));
 }
 
 /* What a killed hubd had handed out is sent again, and counted. */
@@ -214,14 +240,14 @@ static void test_drop_policy_by_priority(Fixture *f, gconstpointer data)
 	push(f, 2, 60, "e2");
 	after_three = remaining(f);
 	/* low2, then the oldest of priority 1. */
-	g_assert_cmpstr(after_three, ==, "e1 s2 s3 ack1 e2");
+	g_assert_cmpstr(after_three, ==, "ack1 e1 s2 s3 e2");
 	g_assert_cmpuint(stats(f).dropped_overflow, ==, 3);
 	/* Nothing of priority 0 is left to make room for priority 0. */
 	g_assert_false(hub_outbox_push(f->outbox, 7, 0, 60, "low3", 4, &error));
 	g_assert_nonnull(error);
 	g_assert_cmpuint(stats(f).dropped_overflow, ==, 4);
 	after_refused = remaining(f);
-	g_assert_cmpstr(after_refused, ==, "e1 s2 s3 ack1 e2");
+	g_assert_cmpstr(after_refused, ==, "ack1 e1 s2 s3 e2");
 	g_assert_cmpuint(stats(f).records, ==, 5);
 	/* Counted across a restart. */
 	reopen(f);
@@ -327,6 +353,7 @@ int main(int argc, char **argv)
 #define ADD(path, func) g_test_add("/hub/outbox/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 	ADD("order-ack-restart", test_order_ack_and_restart);
 	ADD("rewind-resends-in-order", test_rewind_resends_in_order);
+	ADD("urgent-overtakes", test_urgent_overtakes);
 	ADD("restart-resends-in-flight", test_restart_resends_what_was_in_flight);
 	ADD("drop-policy/priority", test_drop_policy_by_priority);
 	ADD("drop-policy/bytes", test_drop_policy_by_bytes);
