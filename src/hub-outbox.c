@@ -59,13 +59,14 @@ typedef enum {
 	COUNTER_DROPPED_EXPIRED,
 	COUNTER_DROPPED_OVERFLOW,
 	COUNTER_RESENT,
-	COUNTER_HANDED_MAX, /* highest id ever handed out: what a restart sends again */
+	COUNTER_HANDED_MAX_URGENT, /* highest id ever handed out, per lane: what a restart sends again */
+	COUNTER_HANDED_MAX_QUEUE,
 	COUNTER_LAST_ID,
 	N_COUNTERS
 } Counter;
 
 static const char *const counter_keys[N_COUNTERS] = {
-	"pushed", "acknowledged", "dropped-expired", "dropped-overflow", "resent", "handed-max", "last-id",
+	"pushed", "acknowledged", "dropped-expired", "dropped-overflow", "resent", "handed-max-urgent", "handed-max-queue", "last-id",
 };
 
 /* A record read ahead, not handed out yet. */
@@ -97,7 +98,7 @@ struct _HubOutbox {
 
 	Lane lanes[N_LANES];
 	GHashTable *in_flight; /* guint64* id -> GUINT_TO_POINTER(lane + 1) */
-	guint64 resend_upto;   /* ids up to this one were handed out before */
+	guint64 resend_upto[N_LANES]; /* ids up to this one were handed out before, per lane */
 	guint sweep_source;
 
 	guint64 drops_unlogged;
@@ -174,10 +175,12 @@ static gboolean load(HubOutbox *outbox, GError **error)
 	/* Rows of an unknown priority (a newer hubd's file) would never be accounted for. */
 	hub_sqlite_exec(outbox->db, "DELETE FROM outbox WHERE priority NOT BETWEEN 0 AND 3", "drop unknown priorities");
 	outbox->counters[COUNTER_LAST_ID] = MAX(outbox->counters[COUNTER_LAST_ID], max_id);
-	outbox->counters[COUNTER_LAST_ID] =
-		MAX(outbox->counters[COUNTER_LAST_ID], outbox->counters[COUNTER_HANDED_MAX]);
-	/* What the last run handed out may have reached the broker already. */
-	outbox->resend_upto = outbox->counters[COUNTER_HANDED_MAX];
+	/* What the last run handed out may have reached the broker already;
+	 * within a lane ids are handed out in order. */
+	for (guint i = 0; i < N_LANES; i++) {
+		outbox->resend_upto[i] = outbox->counters[COUNTER_HANDED_MAX_URGENT + i];
+		outbox->counters[COUNTER_LAST_ID] = MAX(outbox->counters[COUNTER_LAST_ID], outbox->resend_upto[i]);
+	}
 	return TRUE;
 
 failed:
@@ -492,12 +495,14 @@ HubOutboxRecord *hub_outbox_next(HubOutbox *outbox)
 		record = g_new(HubOutboxRecord, 1);
 		*record = entry->record;
 		g_free(entry);
-		if (record->id <= outbox->resend_upto) {
+		if (record->id <= outbox->resend_upto[lane]) {
 			record->resent = TRUE;
 			count(outbox, COUNTER_RESENT, 1);
 		}
-		if (record->id > outbox->counters[COUNTER_HANDED_MAX])
-			count(outbox, COUNTER_HANDED_MAX, record->id - outbox->counters[COUNTER_HANDED_MAX]);
+		if (record->id > outbox->counters[COUNTER_HANDED_MAX_URGENT + lane]) {
+			outbox->counters[COUNTER_HANDED_MAX_URGENT + lane] = record->id;
+			outbox->counters_dirty = TRUE;
+		}
 		key = g_new(guint64, 1);
 		*key = record->id;
 		g_hash_table_insert(outbox->in_flight, key, GUINT_TO_POINTER(lane + 1));
@@ -521,7 +526,8 @@ void hub_outbox_rewind(HubOutbox *outbox)
 	GHashTableIter iter;
 	gpointer key, lane;
 
-	outbox->resend_upto = MAX(outbox->resend_upto, outbox->counters[COUNTER_HANDED_MAX]);
+	for (guint i = 0; i < N_LANES; i++)
+		outbox->resend_upto[i] = MAX(outbox->resend_upto[i], outbox->counters[COUNTER_HANDED_MAX_URGENT + i]);
 	forget_read_ahead(outbox);
 	g_hash_table_iter_init(&iter, outbox->in_flight);
 	while (g_hash_table_iter_next(&iter, &key, &lane)) {
