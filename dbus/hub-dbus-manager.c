@@ -235,6 +235,29 @@ static void add_string(JsonBuilder *builder, const char *name, const char *value
 		json_builder_add_null_value(builder);
 }
 
+static void add_int(JsonBuilder *builder, const char *name, gint64 value)
+{
+	json_builder_set_member_name(builder, name);
+	json_builder_add_int_value(builder, value);
+}
+
+static void add_outbox(JsonBuilder *builder, const HubOutboxStats *o)
+{
+	json_builder_begin_object(builder);
+	add_int(builder, "records", o->records);
+	add_int(builder, "bytes", (gint64)o->bytes);
+	add_int(builder, "maxRecords", o->max_records);
+	add_int(builder, "maxBytes", (gint64)o->max_bytes);
+	add_int(builder, "inFlight", o->in_flight);
+	add_int(builder, "oldestAgeMs", o->oldest_ms ? MAX(hub_now_ms() - o->oldest_ms, 0) : 0);
+	add_int(builder, "pushed", (gint64)o->pushed);
+	add_int(builder, "acknowledged", (gint64)o->acknowledged);
+	add_int(builder, "droppedExpired", (gint64)o->dropped_expired);
+	add_int(builder, "droppedOverflow", (gint64)o->dropped_overflow);
+	add_int(builder, "resent", (gint64)o->resent);
+	json_builder_end_object(builder);
+}
+
 static int method_get_cloud_status(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	HubDbus *dbus = userdata;
@@ -264,6 +287,11 @@ static int method_get_cloud_status(sd_bus_message *m, void *userdata, sd_bus_err
 	json_builder_set_member_name(builder, "attempts");
 	json_builder_add_int_value(builder, status->attempts);
 	json_builder_end_object(builder);
+	json_builder_set_member_name(builder, "outbox");
+	if (status->has_outbox)
+		add_outbox(builder, &status->outbox);
+	else
+		json_builder_add_null_value(builder);
 	json_builder_end_object(builder);
 	root = json_builder_get_root(builder);
 	text = hub_json_to_string(root);

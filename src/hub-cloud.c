@@ -9,9 +9,12 @@
 #include "hub-cloud-module.h"
 #include "hub-cloud.h"
 #include "hub-daemon.h"
+#include "hub-downlink.h"
 #include "hub-error.h"
 #include "hub-host.h"
 #include "hub-mqtt-engine.h"
+#include "hub-outbox.h"
+#include "hub-uplink.h"
 
 /* How long the transport may take to tell the cloud before the core
  * finishes an offboarding without it. */
@@ -47,6 +50,12 @@ struct _HubCloud {
 	guint offboard_timeout;
 	GArray *offboard_waiters;  /* Waiter */
 	gboolean stopped;
+
+	HubOutbox *outbox;         /* NULL: no cloud, or the file could not be opened */
+	HubUplink *uplink;
+	HubDownlink *downlink;
+	gint64 uplink_session;     /* the session the uplink is attached to, 0: none */
+	gboolean uplink_connected;
 };
 
 void hub_cloud_status_free(HubCloudStatus *status)
@@ -122,6 +131,9 @@ void hub_cloud_stop(HubCloud *cloud)
 		finish_waiters(cloud, error);
 	}
 	cloud->stopped = TRUE;
+	if (cloud->uplink)
+		hub_uplink_detach(cloud->uplink);
+	cloud->uplink_session = 0;
 	g_hash_table_remove_all(cloud->sessions);
 	g_ptr_array_set_size(cloud->closing, 0);
 	g_clear_handle_id(&cloud->closing_source, g_source_remove);
@@ -135,6 +147,9 @@ void hub_cloud_free(HubCloud *cloud)
 	g_hash_table_unref(cloud->sessions);
 	g_ptr_array_unref(cloud->closing);
 	g_array_unref(cloud->offboard_waiters);
+	hub_downlink_free(cloud->downlink);
+	hub_uplink_free(cloud->uplink);
+	hub_outbox_free(cloud->outbox);
 	hub_identity_free(cloud->identity);
 	g_free(cloud->identity_error);
 	g_free(cloud->transport_error);
@@ -166,6 +181,17 @@ static gboolean apply_claim_paths(HubCloud *cloud, HubIdentity *identity, GError
 	return TRUE;
 }
 
+/* The uplink queues while the hub is provisioned; commands must name this hub. */
+static void sync_uplink(HubCloud *cloud)
+{
+	if (!cloud->uplink)
+		return;
+	hub_uplink_set_enabled(cloud->uplink,
+			       cloud->identity && cloud->identity->state == HUB_PROVISIONING_PROVISIONED);
+	hub_downlink_set_identity(cloud->downlink, cloud->identity ? cloud->identity->client_id : NULL,
+				  cloud->identity ? cloud->identity->managed_thing_id : NULL);
+}
+
 static gboolean config_has_serial(HubConfig *config)
 {
 	return config->keyfile && g_key_file_has_key(config->keyfile, "hubd", "serial-number", NULL);
@@ -186,7 +212,38 @@ static gboolean load_identity(HubCloud *cloud, GError **error)
 		g_free(cloud->daemon->config->serial_number);
 		cloud->daemon->config->serial_number = g_strdup(cloud->identity->serial_number);
 	}
+	sync_uplink(cloud);
 	return TRUE;
+}
+
+static void offboard_from_cloud(gpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!hub_cloud_offboard_request(user_data, &error) && !g_error_matches(error, HUB_ERROR, HUB_ERROR_BUSY))
+		g_warning("Cannot offboard at the cloud's request: %s", error->message);
+}
+
+/* The outbox and what fills and empties it. Without it the hub still
+ * onboards and serves local apps; the cloud just hears nothing. */
+static void open_uplink(HubCloud *cloud)
+{
+	HubDaemon *daemon = cloud->daemon;
+	HubOutboxLimits limits = {
+		.max_bytes = daemon->config->outbox.max_bytes,
+		.max_records = daemon->config->outbox.max_records,
+		.commit_interval_ms = daemon->config->outbox.commit_interval_ms,
+	};
+	g_autofree char *path = g_build_filename(daemon->config->state_dir, "outbox.db", NULL);
+	g_autoptr(GError) error = NULL;
+
+	cloud->outbox = hub_outbox_open(path, &limits, &error);
+	if (!cloud->outbox) {
+		g_warning("Cloud uplink disabled: %s", error->message);
+		return;
+	}
+	cloud->uplink = hub_uplink_new(daemon->registry, daemon->bus, daemon->commands, daemon->store, cloud->outbox);
+	cloud->downlink = hub_downlink_new_full(daemon->commands, cloud->uplink, offboard_from_cloud, cloud);
 }
 
 void hub_cloud_prepare(HubCloud *cloud)
@@ -195,6 +252,7 @@ void hub_cloud_prepare(HubCloud *cloud)
 
 	if (!cloud->daemon->config->cloud.transport)
 		return;
+	open_uplink(cloud);
 	if (!load_identity(cloud, &error)) {
 		g_warning("Cloud disabled: %s", error->message);
 		cloud->identity_error = g_strdup(error->message);
@@ -351,6 +409,7 @@ gboolean hub_cloud_identity_update(HubCloud *cloud, const struct hub_identity_up
 	if (!was_provisioned && id->state == HUB_PROVISIONING_PROVISIONED)
 		g_message("Hub provisioned: client id %s, managed thing %s", id->client_id,
 			  id->managed_thing_id ? id->managed_thing_id : "(none)");
+	sync_uplink(cloud);
 	changed(cloud);
 	return TRUE;
 }
@@ -377,7 +436,17 @@ static void on_state_changed(HubMqttState state, gpointer user_data)
 
 	if (s->callbacks.state_changed)
 		s->callbacks.state_changed((uint32_t)state, cloud->mqtt->get_last_error(s->session), s->user_data);
-	/* The callback may have closed any session, this one too. */
+	/* The callback may have closed any session, this one too. After it,
+	 * so that a transport that wrote PROVISIONED there gets its snapshot. */
+	if (id == cloud->uplink_session && lookup_session(cloud, id)) {
+		if (state == HUB_MQTT_STATE_CONNECTED) {
+			cloud->uplink_connected = TRUE;
+			hub_uplink_connected(cloud->uplink);
+		} else if (cloud->uplink_connected) {
+			cloud->uplink_connected = FALSE;
+			hub_uplink_disconnected(cloud->uplink);
+		}
+	}
 	if (id == cloud->current_session)
 		changed(cloud);
 }
@@ -394,6 +463,8 @@ static void on_published(int mid, gpointer user_data)
 {
 	Session *s = user_data;
 
+	if (s->id == s->cloud->uplink_session && hub_uplink_published(s->cloud->uplink, mid))
+		return;
 	if (s->callbacks.published)
 		s->callbacks.published(mid, s->user_data);
 }
@@ -436,6 +507,8 @@ gint64 hub_cloud_mqtt_open(HubCloud *cloud, const struct hub_mqtt_params *params
 	options.backoff_cap_ms = config->cloud.backoff_cap_ms;
 	options.connect_interval_ms = config->cloud.connect_interval_ms;
 	options.connect_timeout_ms = config->cloud.connect_timeout_ms;
+	/* AWS IoT's limit of unacknowledged QoS 1 publishes per connection. */
+	options.send_maximum = 100;
 
 	s = g_new0(Session, 1);
 	s->cloud = cloud;
@@ -472,6 +545,11 @@ void hub_cloud_mqtt_close(HubCloud *cloud, gint64 session_id)
 
 	if (!s)
 		return;
+	if (session_id == cloud->uplink_session) {
+		hub_uplink_detach(cloud->uplink);
+		cloud->uplink_session = 0;
+		cloud->uplink_connected = FALSE;
+	}
 	g_hash_table_steal(cloud->sessions, &session_id);
 	/* No callback reaches the transport after this. The session may be
 	 * inside one of its callbacks, where libmosquitto would only queue the
@@ -510,6 +588,74 @@ int hub_cloud_mqtt_publish(HubCloud *cloud, gint64 session_id, const char *topic
 	return mid;
 }
 
+/* ---- uplink and downlink ---- */
+
+static int publish_uplink(const char *topic, const void *payload, gsize len, gpointer user_data)
+{
+	HubCloud *cloud = user_data;
+
+	return hub_cloud_mqtt_publish(cloud, cloud->uplink_session, topic, payload, len, 1, FALSE, NULL);
+}
+
+/* A topic the broker takes for a publish: no wildcards, no NUL, UTF-8, MQTT's length. */
+static gboolean publish_topic_ok(const char *topic)
+{
+	return topic && *topic && strlen(topic) <= 65535 && g_utf8_validate(topic, -1, NULL) && !strpbrk(topic, "+#");
+}
+
+gboolean hub_cloud_uplink_attach(HubCloud *cloud, gint64 session_id, const struct hub_uplink_params *params,
+				 GError **error)
+{
+	const char *topics[HUB_UPLINK_N_KINDS] = { NULL };
+	Session *s = lookup_session(cloud, session_id);
+
+	if (!cloud->uplink) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "the uplink is disabled: the outbox could not be opened");
+		return FALSE;
+	}
+	if (!s) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_NOT_FOUND, "no MQTT session %" G_GINT64_FORMAT, session_id);
+		return FALSE;
+	}
+	if (!params || params->struct_size < sizeof(struct hub_uplink_params) || params->n_topics > HUB_UPLINK_N_KINDS ||
+	    (params->n_topics && !params->topics)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "invalid uplink parameters");
+		return FALSE;
+	}
+	for (guint i = 0; i < params->n_topics; i++) {
+		if (params->topics[i] && !publish_topic_ok(params->topics[i])) {
+			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
+				    "uplink topic %u is not a valid topic to publish to", i);
+			return FALSE;
+		}
+		topics[i] = params->topics[i];
+	}
+	hub_uplink_attach(cloud->uplink, topics, publish_uplink, cloud);
+	cloud->uplink_session = session_id;
+	cloud->uplink_connected = cloud->mqtt->get_state(s->session) == HUB_MQTT_STATE_CONNECTED;
+	if (cloud->uplink_connected)
+		hub_uplink_connected(cloud->uplink);
+	return TRUE;
+}
+
+int hub_cloud_downlink(HubCloud *cloud, guint32 channel, const void *payload, gsize len)
+{
+	if (!cloud->downlink) {
+		g_message("Ignoring a message from the cloud: the uplink to answer it is disabled");
+		return 0;
+	}
+	switch (channel) {
+	case HUB_DOWNLINK_COMMAND:
+		hub_downlink_command(cloud->downlink, payload, len);
+		return 0;
+	case HUB_DOWNLINK_SETUP:
+		hub_downlink_setup(cloud->downlink, payload, len);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 /* ---- status ---- */
 
 HubCloudStatus *hub_cloud_get_status(HubCloud *cloud)
@@ -544,6 +690,10 @@ HubCloudStatus *hub_cloud_get_status(HubCloud *cloud)
 		status->attempts = cloud->mqtt->get_attempts(s->session);
 	} else {
 		status->connection_state = g_strdup("disconnected");
+	}
+	if (cloud->outbox) {
+		status->has_outbox = TRUE;
+		hub_outbox_get_stats(cloud->outbox, &status->outbox);
 	}
 	return status;
 }
@@ -753,6 +903,9 @@ void hub_cloud_offboard_done(HubCloud *cloud)
 	}
 	g_clear_error(&error);
 	erase_devices(cloud);
+	/* What was queued for the old identity must not reach the cloud under a new one. */
+	if (cloud->uplink)
+		hub_uplink_clear(cloud->uplink);
 	if (!hub_cloud_identity_update(cloud, &reset, &error)) {
 		g_warning("Offboarding: %s", error->message);
 		finish_waiters(cloud, error);

@@ -18,6 +18,7 @@
 #include <hubd/hub-transport.h>
 
 #include "hub-identity.h"
+#include "hub-outbox.h"
 #include "hub-plugin-loader.h"
 
 typedef struct _HubDaemon HubDaemon;
@@ -38,6 +39,8 @@ typedef struct {
 	char *connection_error;   /* why its last attempt failed, or NULL */
 	gint64 next_attempt;      /* g_get_real_time() of its next attempt while backing off, else 0 */
 	guint attempts;           /* its connect attempts */
+	gboolean has_outbox;      /* the outbox is open; then: */
+	HubOutboxStats outbox;
 } HubCloudStatus;
 
 void hub_cloud_status_free(HubCloudStatus *status);
@@ -84,4 +87,7 @@ gboolean hub_cloud_mqtt_subscribe(HubCloud *cloud, gint64 session_id, const char
 int hub_cloud_mqtt_publish(HubCloud *cloud, gint64 session_id, const char *topic, const void *payload, gsize len,
 			   int qos, gboolean retain, GError **error);
 gboolean hub_cloud_offboard_request(HubCloud *cloud, GError **error);
+gboolean hub_cloud_uplink_attach(HubCloud *cloud, gint64 session_id, const struct hub_uplink_params *params,
+				 GError **error);
+int hub_cloud_downlink(HubCloud *cloud, guint32 channel, const void *payload, gsize len);
 void hub_cloud_offboard_done(HubCloud *cloud);

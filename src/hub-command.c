@@ -797,6 +797,25 @@ gboolean hub_command_pipeline_expects_report(HubCommandPipeline *pipeline, const
 	return FALSE;
 }
 
+const char *hub_command_pipeline_running_trace(HubCommandPipeline *pipeline, const char *device_id)
+{
+	Command *newest = NULL;
+	GHashTableIter iter;
+	gpointer value;
+
+	if (g_hash_table_size(pipeline->running) == 0)
+		return NULL;
+	g_hash_table_iter_init(&iter, pipeline->running);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		Command *command = value;
+
+		if (g_strcmp0(command->device_id, device_id) == 0 &&
+		    (!newest || command->received_ms >= newest->received_ms))
+			newest = command;
+	}
+	return newest ? newest->trace_id : NULL;
+}
+
 static gboolean waiter_timeout_cb(gpointer user_data)
 {
 	Waiter *waiter = user_data;

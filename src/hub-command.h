@@ -70,6 +70,10 @@ void hub_command_pipeline_wait(HubCommandPipeline *pipeline, const char *trace_i
 gboolean hub_command_pipeline_expects_report(HubCommandPipeline *pipeline, const char *device_id,
 					 const char *endpoint_id, const char *capability_id, const char *property);
 
+/* The trace id of the newest command running on @device_id, or NULL: what
+ * a property change is reported with while that command runs. */
+const char *hub_command_pipeline_running_trace(HubCommandPipeline *pipeline, const char *device_id);
+
 /* The current document: the final result, or {"traceId","deviceId","status":"pending",...}.
  * NULL with HUB_ERROR_NOT_FOUND for an unknown trace id. */
 JsonNode *hub_command_pipeline_get_result(HubCommandPipeline *pipeline, const char *trace_id, GError **error);

@@ -60,22 +60,48 @@ static gboolean read_certificates(HubConfig *config, GError **error)
 	return TRUE;
 }
 
-static gboolean read_cloud_number(HubConfig *config, const char *key, guint min, guint max, guint *out,
-				  GError **error)
+static gboolean read_number(HubConfig *config, const char *group, const char *key, guint min, guint max, guint *out,
+			    GError **error)
 {
 	g_autofree char *text = NULL;
 	guint64 value = 0;
 
-	if (!g_key_file_has_key(config->keyfile, "cloud", key, NULL))
+	if (!g_key_file_has_key(config->keyfile, group, key, NULL))
 		return TRUE;
-	text = g_key_file_get_string(config->keyfile, "cloud", key, NULL);
+	text = g_key_file_get_string(config->keyfile, group, key, NULL);
 	if (!text || !g_ascii_string_to_unsigned(g_strstrip(text), 10, min, max, &value, NULL)) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "%s: [cloud] %s must be %u-%u, not \"%s\"",
-			    config->path, key, min, max, text ? text : "(unreadable)");
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "%s: [%s] %s must be %u-%u, not \"%s\"",
+			    config->path, group, key, min, max, text ? text : "(unreadable)");
 		return FALSE;
 	}
 	*out = (guint)value;
 	return TRUE;
+}
+
+static gboolean read_cloud_number(HubConfig *config, const char *key, guint min, guint max, guint *out,
+				  GError **error)
+{
+	return read_number(config, "cloud", key, min, max, out, error);
+}
+
+/* [outbox]: the bounds of the durable uplink queue (hub-outbox.h). */
+static gboolean read_outbox(HubConfig *config, GError **error)
+{
+	static const char *const keys[] = { "max-bytes", "max-records", "commit-interval-ms", NULL };
+	g_auto(GStrv) present = NULL;
+
+	config->outbox.max_bytes = 16u * 1024 * 1024;
+	config->outbox.max_records = 100000;
+	config->outbox.commit_interval_ms = 200;
+	if (!config->keyfile || !g_key_file_has_group(config->keyfile, "outbox"))
+		return TRUE;
+	present = g_key_file_get_keys(config->keyfile, "outbox", NULL, NULL);
+	for (guint i = 0; present && present[i]; i++)
+		if (!g_strv_contains(keys, present[i]))
+			g_warning("%s: unknown key [outbox] %s, ignoring", config->path, present[i]);
+	return read_number(config, "outbox", "max-bytes", 4096, G_MAXUINT32, &config->outbox.max_bytes, error) &&
+	       read_number(config, "outbox", "max-records", 1, 100000000, &config->outbox.max_records, error) &&
+	       read_number(config, "outbox", "commit-interval-ms", 1, 60000, &config->outbox.commit_interval_ms, error);
 }
 
 /* [cloud]: which transport, the identity file and the session's timing. */
@@ -162,7 +188,7 @@ static gboolean finish(HubConfig *config, GError **error)
 {
 	if (!config->serial_number)
 		config->serial_number = default_serial_number();
-	return read_certificates(config, error) && read_cloud(config, error);
+	return read_certificates(config, error) && read_cloud(config, error) && read_outbox(config, error);
 }
 
 HubConfig *hub_config_load(const char *path, GError **error)

@@ -25,6 +25,11 @@
  *   connect-interval-ms=1000   # least time between two connects of one client id
  *   connect-timeout-ms=15000   # TCP + TLS + CONNACK
  *
+ *   [outbox]                   # the durable uplink queue (state-dir/outbox.db)
+ *   max-bytes=16777216         # payload bytes; then the drop policy applies
+ *   max-records=100000
+ *   commit-interval-ms=200     # writes wait this long to share one commit
+ *
  *   [plugin.virtual]           # one group per plugin, read through host->config_get
  *   devices=demo-devices.conf
  *
@@ -55,6 +60,11 @@ typedef struct {
 		guint connect_interval_ms;
 		guint connect_timeout_ms;
 	} cloud;
+	struct {
+		guint max_bytes;          /* payload bytes kept at most */
+		guint max_records;
+		guint commit_interval_ms; /* how long writes wait to share one commit */
+	} outbox;
 } HubConfig;
 
 /* Loads @path (NULL: defaults only). HUB_ERROR_INVALID_ARGUMENT with the

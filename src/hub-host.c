@@ -690,6 +690,29 @@ static void host_offboard_done(struct hub_plugin *plugin)
 		hub_cloud_offboard_done(cloud);
 }
 
+static int host_uplink_attach(struct hub_plugin *plugin, int64_t session_id, const struct hub_uplink_params *params)
+{
+	HubCloud *cloud = cloud_for(plugin);
+	g_autoptr(GError) error = NULL;
+
+	if (!cloud)
+		return -EPERM;
+	if (!hub_cloud_uplink_attach(cloud, session_id, params, &error)) {
+		host_log(plugin, HUB_LOG_WARNING, "%s", error->message);
+		return errno_from_error(error);
+	}
+	return 0;
+}
+
+static int host_downlink(struct hub_plugin *plugin, uint32_t channel, const void *payload, size_t len)
+{
+	HubCloud *cloud = cloud_for(plugin);
+
+	if (!cloud)
+		return -EPERM;
+	return hub_cloud_downlink(cloud, channel, payload, len);
+}
+
 static const struct hub_host host_table = {
 	.struct_size = sizeof(struct hub_host),
 	.abi_major = HUB_PLUGIN_ABI_MAJOR,
@@ -728,6 +751,8 @@ static const struct hub_host host_table = {
 	.mqtt_publish = host_mqtt_publish,
 	.offboard_request = host_offboard_request,
 	.offboard_done = host_offboard_done,
+	.uplink_attach = host_uplink_attach,
+	.downlink = host_downlink,
 };
 
 const struct hub_host *hub_host_table(void)

@@ -19,6 +19,7 @@ enum {
 	STMT_KV_GET,
 	STMT_KV_SET,
 	STMT_KV_DELETE,
+	STMT_KV_CLEAR,
 	N_STMTS
 };
 
@@ -40,6 +41,7 @@ static const char *const stmt_sql[N_STMTS] = {
 	[STMT_KV_GET] = "SELECT value FROM plugin_kv WHERE owner = ?1 AND key = ?2",
 	[STMT_KV_SET] = "INSERT OR REPLACE INTO plugin_kv(owner, key, value) VALUES(?1, ?2, ?3)",
 	[STMT_KV_DELETE] = "DELETE FROM plugin_kv WHERE owner = ?1 AND key = ?2",
+	[STMT_KV_CLEAR] = "DELETE FROM plugin_kv WHERE owner = ?1",
 };
 
 static const char schema_sql[] =
@@ -286,5 +288,14 @@ void hub_store_kv_set(HubStore *store, const char *owner, const char *key, const
 	bind_text(s, 2, key);
 	if (value)
 		bind_text(s, 3, value);
+	hub_sqlite_run(store->db, s);
+}
+
+void hub_store_kv_clear(HubStore *store, const char *owner)
+{
+	sqlite3_stmt *s = hub_sqlite_stmt(store->db, STMT_KV_CLEAR);
+
+	hub_sqlite_begin_write(store->db);
+	bind_text(s, 1, owner);
 	hub_sqlite_run(store->db, s);
 }

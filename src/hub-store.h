@@ -55,3 +55,4 @@ void hub_store_trim_command_results(HubStore *store, guint keep);
 
 char *hub_store_kv_get(HubStore *store, const char *owner, const char *key);
 void hub_store_kv_set(HubStore *store, const char *owner, const char *key, const char *value); /* NULL deletes */
+void hub_store_kv_clear(HubStore *store, const char *owner);

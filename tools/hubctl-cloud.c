@@ -42,6 +42,7 @@ hubctl_cloud_print(JsonObject *cloud)
 {
 	JsonObject *connection = json_object_get_object_member(cloud, "connection");
 	const char *state, *failure, *client_id, *thing, *step;
+	JsonNode *outbox;
 
 	if (!json_object_get_boolean_member_with_default(cloud, "configured", FALSE)) {
 		printf("Cloud:        none configured\n");
@@ -81,6 +82,24 @@ hubctl_cloud_print(JsonObject *cloud)
 
 			printf("  Next attempt in %.1f s\n", MAX(in_ms, 0) / 1000.0);
 		}
+	}
+	outbox = json_object_get_member(cloud, "outbox");
+	if (outbox && JSON_NODE_HOLDS_OBJECT(outbox)) {
+		JsonObject *o = json_node_get_object(outbox);
+		g_autofree char *bytes = g_format_size((guint64)json_object_get_int_member_with_default(o, "bytes", 0));
+		g_autofree char *max = g_format_size((guint64)json_object_get_int_member_with_default(o, "maxBytes", 0));
+
+		printf("Outbox:       %" G_GINT64_FORMAT " message(s), %s of %s, %" G_GINT64_FORMAT
+		       " in flight, oldest %.1f s\n",
+		       json_object_get_int_member_with_default(o, "records", 0), bytes, max,
+		       json_object_get_int_member_with_default(o, "inFlight", 0),
+		       json_object_get_int_member_with_default(o, "oldestAgeMs", 0) / 1000.0);
+		printf("  Sent %" G_GINT64_FORMAT ", resent %" G_GINT64_FORMAT ", dropped %" G_GINT64_FORMAT
+		       " expired and %" G_GINT64_FORMAT " over the quota\n",
+		       json_object_get_int_member_with_default(o, "acknowledged", 0),
+		       json_object_get_int_member_with_default(o, "resent", 0),
+		       json_object_get_int_member_with_default(o, "droppedExpired", 0),
+		       json_object_get_int_member_with_default(o, "droppedOverflow", 0));
 	}
 }
 

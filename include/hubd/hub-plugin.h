@@ -72,6 +72,7 @@ struct hub_plugin;
 struct hub_identity_update;
 struct hub_mqtt_params;
 struct hub_mqtt_callbacks;
+struct hub_uplink_params;
 
 /* Device identity a protocol plugin gives when it adds a device. */
 struct hub_device_info {
@@ -246,6 +247,18 @@ struct hub_host {
 	/* The transport finished its part of an offboarding; the core erases the
 	 * permanent identity and the device data and resets the identity. */
 	void (*offboard_done)(struct hub_plugin *plugin);
+
+	/* The core publishes the uplink (hub-transport.h) on @session_id from
+	 * now on, QoS 1, whenever the session is connected: the outbox in queue
+	 * order, after a full state of every device on each connect. The
+	 * session's published() callback then sees only the transport's own
+	 * message ids. Until the session is closed or another is attached.
+	 * 0 or -EINVAL (a topic), -ENOENT (no such session), -EIO (no outbox). */
+	int (*uplink_attach)(struct hub_plugin *plugin, int64_t session_id, const struct hub_uplink_params *params);
+	/* A message from the cloud on @channel (HUB_DOWNLINK_*), @payload not
+	 * NUL-terminated. The core answers through the uplink, errors included.
+	 * 0 or -EINVAL (unknown channel). */
+	int (*downlink)(struct hub_plugin *plugin, uint32_t channel, const void *payload, size_t len);
 };
 
 /*

@@ -16,7 +16,14 @@
  *     update the "rw" provisioning state atomically;
  *   - offboarding: the core checks for child devices, erases the permanent
  *     identity and the device data and resets the identity; the transport
- *     only tells the cloud.
+ *     only tells the cloud;
+ *   - the uplink: every state change, event, lifecycle change, capability
+ *     report and answer to the cloud, in the shapes of doc/cloud-contract.md,
+ *     through the durable outbox, on the session and topics the transport
+ *     names (host->uplink_attach);
+ *   - the downlink: the transport hands commands and setup tasks it received
+ *     to the core (host->downlink), which validates, executes and answers
+ *     them through the uplink.
  *
  * A transport is a plugin of kind HUB_PLUGIN_KIND_TRANSPORT whose
  * descriptor's ops point at a struct hub_transport_ops. One transport is
@@ -51,6 +58,29 @@ extern "C" {
 
 /* offboard() flags. */
 #define HUB_OFFBOARD_FROM_CLOUD UINT32_C(1) /* the cloud asked (host->offboard_request) */
+
+/* Uplink message kinds: struct hub_uplink_params.topics is indexed by them. */
+#define HUB_UPLINK_COMMAND_ACK      UINT32_C(0) /* COMMAND_ACK: a command was accepted or refused */
+#define HUB_UPLINK_COMMAND_RESPONSE UINT32_C(1) /* DEVICE_COMMAND_RESPONSE: its final result */
+#define HUB_UPLINK_SETUP_RESPONSE   UINT32_C(2) /* SETUP_RESPONSE: the answer to a setup task */
+#define HUB_UPLINK_STATE            UINT32_C(3) /* DEVICE_STATE: property changes, full states */
+#define HUB_UPLINK_EVENT            UINT32_C(4) /* DEVICE_EVENT: data-model events */
+#define HUB_UPLINK_LIFECYCLE        UINT32_C(5) /* DEVICE_LIFE_CYCLE: added, removed, on-/offline */
+#define HUB_UPLINK_CAPABILITIES     UINT32_C(6) /* CAPABILITY_REPORT: what a device can do */
+#define HUB_UPLINK_N_KINDS          UINT32_C(7)
+
+/* Downlink channels (host->downlink). */
+#define HUB_DOWNLINK_COMMAND UINT32_C(0) /* a command (SendManagedThingCommand shape) */
+#define HUB_DOWNLINK_SETUP   UINT32_C(1) /* a setup task (device onboarding) */
+
+/* Where the core publishes the uplink (host->uplink_attach). */
+struct hub_uplink_params {
+	uint32_t struct_size; /* sizeof(struct hub_uplink_params) */
+	uint32_t n_topics;    /* entries in @topics, at most HUB_UPLINK_N_KINDS */
+	/* The topic of each kind; NULL: that kind is not sent (it stays queued
+	 * until it expires). Copied by the host. */
+	const char *const *topics;
+};
 
 /* What host->mqtt_open() connects to. The endpoint, port, keepalive and
  * backoff come from the hub's configuration; the transport chooses the

@@ -115,46 +115,20 @@ static void offboard_report(AwsIot *aws)
 
 /* ---- the permanent session ---- */
 
-static void handle_control(AwsIot *aws, JsonObject *request)
-{
-	const char *operation = json_object_get_string_member_with_default(request, "operation", NULL);
-	const char *managed = json_object_get_string_member_with_default(request, "managedThingId", NULL);
-	int r;
-
-	if (g_strcmp0(operation, "DeleteManagedThing") != 0) {
-		aws_iot_log(aws, HUB_LOG_DEBUG, "Ignoring control operation %s", operation ? operation : "(none)");
-		return;
-	}
-	if (!managed || g_strcmp0(managed, aws->managed_thing_id) != 0) {
-		aws_iot_log(aws, HUB_LOG_WARNING, "Ignoring DeleteManagedThing for %s: this hub is managed thing %s",
-			    managed ? managed : "(none)", aws->managed_thing_id ? aws->managed_thing_id : "(unknown)");
-		return;
-	}
-	aws_iot_log(aws, HUB_LOG_NOTICE, "The cloud deleted managed thing %s: offboarding", managed);
-	r = aws->host->offboard_request(aws->handle);
-	if (r < 0 && r != -EALREADY)
-		aws_iot_log(aws, HUB_LOG_WARNING, "Cannot offboard: %s", g_strerror(-r));
-}
-
+/* The hub topics: commands and setup tasks down, everything else up
+ * (doc/cloud-contract.md). The core validates, executes and answers. */
 static void on_permanent_message(const char *topic, const void *payload, size_t len, void *user_data)
 {
 	AwsIot *aws = user_data;
 	g_autofree char *control = g_strdup_printf("south/%s/control", aws->client_id);
-	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autoptr(GError) error = NULL;
-	JsonNode *root;
+	g_autofree char *setup = g_strdup_printf("south/%s/setup", aws->client_id);
 
-	if (!g_str_equal(topic, control)) {
-		aws_iot_log(aws, HUB_LOG_DEBUG, "Ignoring a message on %s", topic);
-		return;
-	}
-	if (len > AWS_IOT_MAX_RESPONSE_BYTES || !json_parser_load_from_data(parser, payload, (gssize)len, &error) ||
-	    !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root)) {
-		aws_iot_log(aws, HUB_LOG_WARNING, "Ignoring a control message that is not a JSON object (%zu bytes)%s%s",
-			    len, error ? ": " : "", error ? error->message : "");
-		return;
-	}
-	handle_control(aws, json_node_get_object(root));
+	if (g_str_equal(topic, control))
+		aws->host->downlink(aws->handle, HUB_DOWNLINK_COMMAND, payload, len);
+	else if (g_str_equal(topic, setup))
+		aws->host->downlink(aws->handle, HUB_DOWNLINK_SETUP, payload, len);
+	else
+		aws_iot_log(aws, HUB_LOG_WARNING, "Dropping a message on %s: not a topic of this hub", topic);
 }
 
 static void on_permanent_state(uint32_t state, const char *error, void *user_data)
@@ -211,12 +185,30 @@ static int on_reconnect(void *user_data)
 	return 0;
 }
 
+/* Uplink topics by kind (HUB_UPLINK_*), under north/<client id>/. */
+static const char *const uplink_topics[HUB_UPLINK_N_KINDS] = {
+	[HUB_UPLINK_COMMAND_ACK] = "control/ack",
+	[HUB_UPLINK_COMMAND_RESPONSE] = "control/response",
+	[HUB_UPLINK_SETUP_RESPONSE] = "setup/response",
+	[HUB_UPLINK_STATE] = "state",
+	[HUB_UPLINK_EVENT] = "event",
+	[HUB_UPLINK_LIFECYCLE] = "lifecycle",
+	[HUB_UPLINK_CAPABILITIES] = "capabilities",
+};
+static const char *const downlink_topics[] = { "control", "setup" };
+
 void aws_iot_connect_permanent(AwsIot *aws)
 {
 	struct hub_mqtt_params params = { .struct_size = sizeof(params), .cert_role = HUB_CERT_ROLE_PERMANENT };
-	g_autofree char *control = NULL;
+	char *uplink[HUB_UPLINK_N_KINDS] = { NULL };
+	struct hub_uplink_params uplink_params = {
+		.struct_size = sizeof(uplink_params),
+		.n_topics = HUB_UPLINK_N_KINDS,
+		.topics = (const char *const *)uplink,
+	};
 	char message[512] = "";
 	int64_t id;
+	int r;
 
 	g_free(aws->client_id);
 	aws->client_id = aws_iot_identity(aws, "client_id");
@@ -239,8 +231,18 @@ void aws_iot_connect_permanent(AwsIot *aws)
 	}
 	aws->failures = 0;
 	aws->session = id;
-	control = g_strdup_printf("south/%s/control", aws->client_id);
-	aws->host->mqtt_subscribe(aws->handle, id, control, 1);
+	for (guint i = 0; i < G_N_ELEMENTS(downlink_topics); i++) {
+		g_autofree char *topic = g_strdup_printf("south/%s/%s", aws->client_id, downlink_topics[i]);
+
+		aws->host->mqtt_subscribe(aws->handle, id, topic, 1);
+	}
+	for (guint i = 0; i < HUB_UPLINK_N_KINDS; i++)
+		uplink[i] = g_strdup_printf("north/%s/%s", aws->client_id, uplink_topics[i]);
+	r = aws->host->uplink_attach(aws->handle, id, &uplink_params);
+	if (r < 0)
+		aws_iot_log(aws, HUB_LOG_WARNING, "Nothing will be reported to the cloud: %s", g_strerror(-r));
+	for (guint i = 0; i < HUB_UPLINK_N_KINDS; i++)
+		g_free(uplink[i]);
 }
 
 /* ---- transport ops ---- */
