@@ -39,7 +39,7 @@ static const char *const responder_topics[] = {
 	TOPIC_CSR,
 	TOPIC_KEYS,
 	TOPIC_TEMPLATE "+" TOPIC_PROVISION_SUFFIX,
-	TOPIC_NORTH "+" TOPIC_LIFECYCLE_SUFFIX,
+	TOPIC_NORTH "#",
 };
 
 /* A managed thing; deleted ones stay (status NULL) because tests hold
@@ -77,6 +77,7 @@ struct _HubCloudsim {
 	GPtrArray *issued;   /* HubCloudsimIssued * */
 	GHashTable *tokens;  /* unused ownership token -> HubCloudsimIssued * (in @issued) */
 	GPtrArray *things;   /* Thing *, oldest first, deleted ones included */
+	GPtrArray *uplink;   /* HubCloudsimMessage *: what hubs published on north/#, in order */
 };
 
 /* Broker */
@@ -482,6 +483,9 @@ static void handle_lifecycle(HubCloudsim *sim, const char *client_id, const char
 	if (json_parser_load_from_data(parser, payload, -1, NULL) && json_parser_get_root(parser) &&
 	    JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
 		report = json_node_get_object(json_parser_get_root(parser));
+	/* A device's lifecycle (an uplink envelope), not the hub's own report. */
+	if (report && json_object_has_member(report, "messageType"))
+		return;
 	if (g_strcmp0(string_member(report, "event"), "OFFBOARDED") == 0)
 		id = string_member(report, "managedThingId");
 	if (id)
@@ -502,9 +506,17 @@ static void on_message(struct mosquitto *mosq, void *data, const struct mosquitt
 	g_autofree char *client_id = lifecycle_client(msg->topic);
 	HubCloudsimApi api;
 
-	if (client_id) {
+	if (g_str_has_prefix(msg->topic, TOPIC_NORTH)) {
+		HubCloudsimMessage *copy = g_new0(HubCloudsimMessage, 1);
+
+		copy->topic = g_strdup(msg->topic);
+		copy->payload = g_strndup(msg->payload, (gsize)msg->payloadlen);
+		copy->len = (gsize)msg->payloadlen;
+		copy->received_us = g_get_monotonic_time();
 		g_mutex_lock(&sim->lock);
-		handle_lifecycle(sim, client_id, payload);
+		g_ptr_array_add(sim->uplink, copy);
+		if (client_id)
+			handle_lifecycle(sim, client_id, payload);
 		g_cond_broadcast(&sim->cond);
 		g_mutex_unlock(&sim->lock);
 		return;
@@ -718,6 +730,7 @@ HubCloudsim *hub_cloudsim_start(const char *dir, GError **error)
 	sim->issued = g_ptr_array_new_with_free_func(issued_free);
 	sim->tokens = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	sim->things = g_ptr_array_new_with_free_func(thing_free);
+	sim->uplink = g_ptr_array_new_with_free_func((GDestroyNotify)hub_cloudsim_message_free);
 	sim->pki = hub_test_pki_new(dir, "Cloudsim Root CA");
 	sim->claim_cert_path = g_build_filename(dir, "claim.crt", NULL);
 	sim->claim_key_path = g_build_filename(dir, "claim.key", NULL);
@@ -765,6 +778,7 @@ void hub_cloudsim_free(HubCloudsim *sim)
 	g_hash_table_unref(sim->tokens);
 	g_ptr_array_unref(sim->issued);
 	g_ptr_array_unref(sim->things);
+	g_ptr_array_unref(sim->uplink);
 	g_mutex_clear(&sim->lock);
 	g_cond_clear(&sim->cond);
 	g_free(sim);
@@ -1022,4 +1036,71 @@ void hub_cloudsim_restart(HubCloudsim *sim)
 	if (!hub_cloudsim_broker_start(sim))
 		g_error("cloudsim: the broker did not come back on port %u with the responder subscribed",
 			hub_cloudsim_port(sim));
+}
+
+/* The hub topics */
+
+void hub_cloudsim_message_free(HubCloudsimMessage *message)
+{
+	if (!message)
+		return;
+	g_free(message->topic);
+	g_free(message->payload);
+	g_free(message);
+}
+
+gboolean hub_cloudsim_send(HubCloudsim *sim, const char *topic, const void *payload, gsize len)
+{
+	int rc = mosquitto_publish(sim->responder, NULL, topic, (int)len, payload, 1, false);
+
+	if (rc != MOSQ_ERR_SUCCESS)
+		g_test_message("cloudsim: publishing to %s: %s", topic, mosquitto_strerror(rc));
+	return rc == MOSQ_ERR_SUCCESS;
+}
+
+GPtrArray *hub_cloudsim_uplink(HubCloudsim *sim, guint from)
+{
+	GPtrArray *copy = g_ptr_array_new_with_free_func((GDestroyNotify)hub_cloudsim_message_free);
+
+	g_mutex_lock(&sim->lock);
+	for (guint i = from; i < sim->uplink->len; i++) {
+		HubCloudsimMessage *m = g_ptr_array_index(sim->uplink, i);
+		HubCloudsimMessage *c = g_new0(HubCloudsimMessage, 1);
+
+		c->topic = g_strdup(m->topic);
+		c->payload = g_strdup(m->payload);
+		c->len = m->len;
+		c->received_us = m->received_us;
+		g_ptr_array_add(copy, c);
+	}
+	g_mutex_unlock(&sim->lock);
+	return copy;
+}
+
+static gboolean has_uplink(HubCloudsim *sim, gconstpointer data)
+{
+	return sim->uplink->len > GPOINTER_TO_UINT(data);
+}
+
+gboolean hub_cloudsim_wait_uplink(HubCloudsim *sim, guint n, guint timeout_ms)
+{
+	return n == 0 || wait_for(sim, has_uplink, GUINT_TO_POINTER(n - 1), timeout_ms);
+}
+
+guint hub_cloudsim_uplink_count(HubCloudsim *sim)
+{
+	guint n;
+
+	g_mutex_lock(&sim->lock);
+	n = sim->uplink->len;
+	g_mutex_unlock(&sim->lock);
+	return n;
+}
+
+void hub_cloudsim_broker_pause(HubCloudsim *sim, gboolean pause)
+{
+	if (pause)
+		hub_test_broker_pause(sim->broker);
+	else
+		hub_test_broker_resume(sim->broker);
 }

@@ -27,6 +27,11 @@
  *   north/<client id>/lifecycle {"event":"OFFBOARDED","managedThingId":"<id>"}
  * which deletes the managed thing.
  *
+ * The hub topics (doc/cloud-contract.md): hub_cloudsim_send() publishes as
+ * the cloud (e.g. a command on south/<client id>/control), and everything
+ * hubs publish on north/# is recorded in arrival order
+ * (hub_cloudsim_uplink()).
+ *
  * The responder reconnects and subscribes again by itself when the broker
  * comes back (hub_cloudsim_broker_start()).
  *
@@ -183,3 +188,23 @@ gboolean hub_cloudsim_broker_start(HubCloudsim *sim);
 /* hub_cloudsim_broker_stop() then hub_cloudsim_broker_start(); aborts the
  * test when the broker does not come back. */
 void hub_cloudsim_restart(HubCloudsim *sim);
+/* SIGSTOP (TRUE) or SIGCONT the broker: acknowledgements wait, connections stay. */
+void hub_cloudsim_broker_pause(HubCloudsim *sim, gboolean pause);
+
+/* A message a hub published on north/#. */
+typedef struct {
+	char *topic;
+	char *payload; /* NUL-terminated copy */
+	gsize len;
+	gint64 received_us; /* monotonic */
+} HubCloudsimMessage;
+void hub_cloudsim_message_free(HubCloudsimMessage *message);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubCloudsimMessage, hub_cloudsim_message_free)
+
+/* Publishes @payload on @topic as the cloud (QoS 1). */
+gboolean hub_cloudsim_send(HubCloudsim *sim, const char *topic, const void *payload, gsize len);
+/* Copies of the messages recorded from index @from on (g_ptr_array_unref). */
+GPtrArray *hub_cloudsim_uplink(HubCloudsim *sim, guint from);
+guint hub_cloudsim_uplink_count(HubCloudsim *sim);
+/* TRUE once at least @n messages were recorded. */
+gboolean hub_cloudsim_wait_uplink(HubCloudsim *sim, guint n, guint timeout_ms);

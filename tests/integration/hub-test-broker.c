@@ -212,6 +212,11 @@ void hub_test_broker_pause(HubTestBroker *broker)
 	g_subprocess_send_signal(broker->process, SIGSTOP);
 }
 
+void hub_test_broker_resume(HubTestBroker *broker)
+{
+	g_subprocess_send_signal(broker->process, SIGCONT);
+}
+
 gboolean hub_test_broker_restart(HubTestBroker *broker)
 {
 	g_autofree char *log = NULL;

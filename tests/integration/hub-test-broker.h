@@ -34,6 +34,7 @@ void hub_test_broker_stop(HubTestBroker *broker);
 void hub_test_broker_kill(HubTestBroker *broker);
 /* SIGSTOP: connections stay open and nothing is answered (SIGKILL still works). */
 void hub_test_broker_pause(HubTestBroker *broker);
+void hub_test_broker_resume(HubTestBroker *broker);
 /* Starts a stopped or killed @broker again with the same mosquitto.conf,
  * so on the same port; returns once it accepts connections. FALSE when
  * something else took the port meanwhile (other failures abort the test). */
