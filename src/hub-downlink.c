@@ -50,6 +50,13 @@ void hub_downlink_set_identity(HubDownlink *downlink, const char *client_id, con
 	downlink->managed_thing_id = g_strdup(managed_thing_id);
 }
 
+/* At most 64 characters of @text for a message (g_utf8_substring() reads
+ * past the end of a shorter string). */
+static char *shortened(const char *text)
+{
+	return g_utf8_substring(text, 0, MIN(g_utf8_strlen(text, -1), 64));
+}
+
 /* ---- answers ---- */
 
 static JsonObject *answer(const char *trace_id, const char *device_id, const char *status, gint code,
@@ -270,7 +277,7 @@ void hub_downlink_command(HubDownlink *downlink, const void *payload, gsize len)
 
 		if (g_strv_contains(command_members, l->data))
 			continue;
-		g_autofree char *name = g_utf8_substring(l->data, 0, 64);
+		g_autofree char *name = shortened(l->data);
 
 		text = g_str_equal(l->data, "managedThingId")
 			       ? g_strdup("\"managedThingId\" is not supported yet (devices are addressed by "
@@ -337,7 +344,7 @@ void hub_downlink_setup(HubDownlink *downlink, const void *payload, gsize len)
 		       "\"operation\" must be a non-empty string", received_ms);
 		return;
 	}
-	name = g_utf8_substring(operation, 0, 64);
+	name = shortened(operation);
 	text = g_strdup_printf("setup task \"%s\" is not supported yet: this hub onboards no devices for the cloud",
 			       name);
 	refuse(downlink, HUB_UPLINK_KIND_SETUP_RESPONSE, what, trace_id, NULL, 501, "NOT_SUPPORTED", text, received_ms);

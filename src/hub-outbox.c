@@ -15,6 +15,10 @@
 #define DROP_BATCH 64           /* candidates fetched per look for what to drop */
 #define EXPIRY_SWEEP_S 60       /* expired messages go even when nothing is sent */
 #define DROP_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
+/* How far ahead of what is handed out the file promises: a crash can then
+ * only have sent ids below the promise, at the cost of one commit per this
+ * many messages. */
+#define HANDED_AHEAD 1024
 
 enum {
 	STMT_INSERT,
@@ -59,7 +63,7 @@ typedef enum {
 	COUNTER_DROPPED_EXPIRED,
 	COUNTER_DROPPED_OVERFLOW,
 	COUNTER_RESENT,
-	COUNTER_HANDED_MAX_URGENT, /* highest id ever handed out, per lane: what a restart sends again */
+	COUNTER_HANDED_MAX_URGENT, /* per lane: no id above it was handed out (a restart sends up to it again) */
 	COUNTER_HANDED_MAX_QUEUE,
 	COUNTER_LAST_ID,
 	N_COUNTERS
@@ -83,6 +87,7 @@ typedef struct {
 	guint stmt;
 	guint64 cursor;    /* the next id to read from the file */
 	GQueue read_ahead; /* Entry*, ids below @cursor */
+	guint64 handed;    /* the highest id handed out, exactly */
 } Lane;
 
 struct _HubOutbox {
@@ -234,9 +239,12 @@ void hub_outbox_free(HubOutbox *outbox)
 		return;
 	g_clear_handle_id(&outbox->sweep_source, g_source_remove);
 	if (outbox->db) {
-		/* The counters go with the last batch, or in one of their own. */
-		if (outbox->counters_dirty)
-			hub_sqlite_begin_write(outbox->db);
+		/* A clean stop knows exactly what was handed out. */
+		for (guint i = 0; i < N_LANES; i++)
+			outbox->counters[COUNTER_HANDED_MAX_URGENT + i] =
+				MAX(outbox->lanes[i].handed, outbox->resend_upto[i]);
+		outbox->counters_dirty = TRUE;
+		hub_sqlite_begin_write(outbox->db);
 		hub_sqlite_free(outbox->db);
 	}
 	for (guint i = 0; i < N_LANES; i++)
@@ -499,9 +507,15 @@ HubOutboxRecord *hub_outbox_next(HubOutbox *outbox)
 			record->resent = TRUE;
 			count(outbox, COUNTER_RESENT, 1);
 		}
+		outbox->lanes[lane].handed = MAX(outbox->lanes[lane].handed, record->id);
+		/* The file must know before the broker can: kill -9 may follow. */
 		if (record->id > outbox->counters[COUNTER_HANDED_MAX_URGENT + lane]) {
-			outbox->counters[COUNTER_HANDED_MAX_URGENT + lane] = record->id;
+			outbox->counters[COUNTER_HANDED_MAX_URGENT + lane] = record->id + HANDED_AHEAD;
+			outbox->counters[COUNTER_LAST_ID] =
+				MAX(outbox->counters[COUNTER_LAST_ID], record->id + HANDED_AHEAD);
 			outbox->counters_dirty = TRUE;
+			hub_sqlite_begin_write(outbox->db);
+			hub_sqlite_flush(outbox->db);
 		}
 		key = g_new(guint64, 1);
 		*key = record->id;
@@ -527,7 +541,7 @@ void hub_outbox_rewind(HubOutbox *outbox)
 	gpointer key, lane;
 
 	for (guint i = 0; i < N_LANES; i++)
-		outbox->resend_upto[i] = MAX(outbox->resend_upto[i], outbox->counters[COUNTER_HANDED_MAX_URGENT + i]);
+		outbox->resend_upto[i] = MAX(outbox->resend_upto[i], outbox->lanes[i].handed);
 	forget_read_ahead(outbox);
 	g_hash_table_iter_init(&iter, outbox->in_flight);
 	while (g_hash_table_iter_next(&iter, &key, &lane)) {

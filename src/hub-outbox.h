@@ -20,6 +20,8 @@
  *   one acknowledged less than one interval before a crash is sent again.
  * - A message handed out again after a reconnect or a restart may reach the
  *   broker twice (QoS 1 allows it); such messages are counted as resent.
+ *   After a crash the count is an upper bound: the file promises ids up to
+ *   1024 ahead of what was handed out.
  *
  * Main thread only.
  */
