@@ -661,7 +661,7 @@ static gboolean start_responder(HubCloudsim *sim, GError **error)
 	if (!ctx)
 		return FALSE;
 	g_once(&once, init_once, NULL);
-	sim->responder = mosquitto_new(HUB_CLOUDSIM_RESPONDER_CN, true, sim);
+	sim->responder = mosquitto_new(HUB_CLOUDSIM_RESPONDER_CN, false, sim);
 	g_assert_nonnull(sim->responder);
 	mosquitto_int_option(sim->responder, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
 	mosquitto_int_option(sim->responder, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
@@ -742,7 +742,16 @@ HubCloudsim *hub_cloudsim_start(const char *dir, GError **error)
 	write_file(sim->acl_path, acl_text, 0644);
 
 	{
-		g_autofree char *acl_line = g_strdup_printf("acl_file %s\n", sim->acl_path);
+		/* The cloud side loses nothing, like AWS IoT's rules: the
+		 * responder's session (clean_session false) and its subscriptions
+		 * survive a broker restart, so what a hub publishes before the
+		 * responder is back is queued for it, without the default limit
+		 * of 1000 queued messages (0, "no limit", makes mosquitto 2.0.11
+		 * drop publishing clients). */
+		g_autofree char *acl_line = g_strdup_printf("acl_file %s\nmax_queued_messages 1000000\n"
+							    "persistence true\npersistence_location %s/\n"
+							    "autosave_interval 1\n",
+							    sim->acl_path, dir);
 
 		sim->broker = hub_test_broker_start_full(sim->pki, dir, acl_line);
 	}

@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hub-cloudsim.h"
@@ -205,7 +206,7 @@ static JsonObject *cloud_status(Fixture *f)
 	return parse_object(text);
 }
 
-G_GNUC_UNUSED static JsonObject *outbox_status(Fixture *f)
+static JsonObject *outbox_status(Fixture *f)
 {
 	g_autoptr(JsonObject) status = cloud_status(f);
 
@@ -608,6 +609,341 @@ static void test_reports(void)
 	}
 }
 
+/* ---- the outbox ---- */
+
+#define PLUGS 10
+#define SWITCHES 150 /* per plug */
+
+static char *plugs_conf(guint n)
+{
+	GString *conf = g_string_new(NULL);
+
+	for (guint i = 0; i < n; i++)
+		g_string_append_printf(conf, "[device plug-%02u]\ntype=plug\nlatency-ms=0\n\n", i);
+	return g_string_free(conf, FALSE);
+}
+
+/* Switches plug @plug on (even @i) or off through a local app's command;
+ * returns its trace id. */
+static char *switch_plug(Fixture *f, guint plug, guint i)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *request = g_strdup_printf(
+		"{\"deviceId\": \"plug-%02u\", \"endpoints\": [{\"endpointId\": \"1\", \"capabilities\": "
+		"[{\"id\": \"matter.OnOff@1.4\", \"actions\": [{\"name\": \"%s\"}]}]}]}",
+		plug, i % 2 == 0 ? "On" : "Off");
+	g_autoptr(GVariant) reply = hub_test_call(f->env, "/org/hubd/Hub1", "org.hubd.Hub1.Manager", "SendCommand",
+						  g_variant_new("(s)", request), "(s)", &error);
+	char *trace_id;
+
+	g_assert_no_error(error);
+	g_variant_get(reply, "(s)", &trace_id);
+	return trace_id;
+}
+
+static void wait_command(Fixture *f, const char *trace_id)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = hub_test_call(f->env, "/org/hubd/Hub1", "org.hubd.Hub1.Manager", "WaitCommand",
+						  g_variant_new("(su)", trace_id, 10000), "(is)", &error);
+	gint code;
+	const char *result;
+
+	g_assert_no_error(error);
+	g_variant_get(reply, "(i&s)", &code, &result);
+	g_assert_cmpint(code, ==, 200);
+}
+
+/* Every plug switched @n times, in turns; a plug's next switch waits for
+ * its last (a device takes one command at a time). */
+static void switch_plugs(Fixture *f, guint plugs, guint n)
+{
+	g_auto(GStrv) last = g_new0(char *, plugs + 1);
+
+	for (guint i = 0; i < n; i++)
+		for (guint p = 0; p < plugs; p++) {
+			if (last[p])
+				wait_command(f, last[p]);
+			g_free(last[p]);
+			last[p] = switch_plug(f, p, i);
+		}
+	for (guint p = 0; p < plugs; p++)
+		wait_command(f, last[p]);
+}
+
+typedef struct {
+	Fixture *f;
+	const char *member;
+	gint64 value;
+	gboolean at_least;
+} OutboxWait;
+
+static gboolean outbox_reached(gpointer data)
+{
+	OutboxWait *w = data;
+	g_autoptr(JsonObject) outbox = outbox_status(w->f);
+	gint64 now = json_object_get_int_member(outbox, w->member);
+
+	return w->at_least ? now >= w->value : now == w->value;
+}
+
+static void wait_outbox(Fixture *f, const char *member, gint64 value, gboolean at_least)
+{
+	OutboxWait w = { f, member, value, at_least };
+
+	if (!hub_test_wait_until(outbox_reached, &w, 60000)) {
+		g_autoptr(JsonObject) outbox = outbox_status(f);
+		g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), outbox);
+		g_autofree char *text = json_to_string(node, FALSE);
+
+		g_error("outbox %s did not reach %s%" G_GINT64_FORMAT ": %s", member, at_least ? ">= " : "", value, text);
+	}
+}
+
+static gboolean disconnected(gpointer data)
+{
+	return !is_connected(data);
+}
+
+typedef struct {
+	guint received;   /* state changes received, duplicates included */
+	guint distinct;   /* distinct message ids */
+	GHashTable *seen; /* message id -> NULL */
+	GPtrArray *values[PLUGS]; /* per plug, in arrival order, each message once: "1"/"0" */
+} Received;
+
+static void received_clear(Received *r)
+{
+	g_clear_pointer(&r->seen, g_hash_table_unref);
+	for (guint i = 0; i < PLUGS; i++)
+		g_clear_pointer(&r->values[i], g_ptr_array_unref);
+}
+
+/* The OnOff changes the cloud received from messages @from on (no full states). */
+static void collect(Fixture *f, guint from, Received *r)
+{
+	g_autoptr(GPtrArray) messages = hub_cloudsim_uplink(f->sim, from);
+
+	memset(r, 0, sizeof(*r));
+	r->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (guint i = 0; i < PLUGS; i++)
+		r->values[i] = g_ptr_array_new();
+	for (guint i = 0; i < messages->len; i++) {
+		g_autoptr(JsonObject) envelope = parse_object(((HubCloudsimMessage *)g_ptr_array_index(messages, i))->payload);
+		JsonObject *payload = envelope ? payload_of(envelope) : NULL;
+		const char *device;
+		JsonNode *on_off;
+		guint plug;
+
+		if (!payload || g_strcmp0(string_or_null(envelope, "messageType"), "DEVICE_STATE") != 0 ||
+		    json_object_get_boolean_member(payload, "full"))
+			continue;
+		device = string_or_null(payload, "deviceId");
+		on_off = property_in(json_object_get_object_member(payload, "addedStates"), "OnOff");
+		if (!device || !on_off || sscanf(device, "plug-%u", &plug) != 1 || plug >= PLUGS)
+			continue;
+		r->received++;
+		if (!g_hash_table_add(r->seen, g_strdup(string_or_null(envelope, "messageId"))))
+			continue;
+		r->distinct++;
+		g_ptr_array_add(r->values[plug], json_node_get_boolean(on_off) ? "1" : "0");
+	}
+}
+
+/* Each plug's changes arrived complete and in order: on, off, on, ... */
+static void assert_every_switch(Received *r, guint plugs, guint n)
+{
+	for (guint p = 0; p < plugs; p++) {
+		g_assert_cmpuint(r->values[p]->len, ==, n);
+		for (guint i = 0; i < n; i++)
+			if (g_strcmp0(g_ptr_array_index(r->values[p], i), i % 2 == 0 ? "1" : "0") != 0)
+				g_error("plug-%02u: change %u is %s, expected %s (out of order or lost)", p, i,
+					(const char *)g_ptr_array_index(r->values[p], i), i % 2 == 0 ? "1" : "0");
+	}
+}
+
+/* Collects until every plug's @n changes are in (the broker forwards them
+ * to the cloud after acknowledging them to the hub), then checks them. */
+static void collect_switches(Fixture *f, guint from, guint plugs, guint n, Received *r)
+{
+	gint64 deadline = g_get_monotonic_time() + TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+
+	for (;;) {
+		gboolean complete = TRUE;
+
+		collect(f, from, r);
+		for (guint p = 0; p < plugs; p++)
+			complete = complete && r->values[p]->len >= n;
+		if (complete || g_get_monotonic_time() > deadline)
+			break;
+		received_clear(r);
+		g_usleep(20 * 1000);
+	}
+	assert_every_switch(r, plugs, n);
+}
+
+/* Builds a backlog while the broker is down; returns the uplink count before it. */
+static guint build_backlog(Fixture *f)
+{
+	g_autoptr(JsonObject) outbox = NULL;
+	g_autofree char *out = NULL;
+	g_autofree char *err = NULL;
+	guint before;
+
+	start_connected(f);
+	/* The full states of every plug were sent: the backlog is all that follows. */
+	while (count_messages(f, "DEVICE_STATE", NULL, NULL) < PLUGS)
+		g_usleep(20 * 1000);
+	wait_outbox(f, "records", 0, FALSE);
+	before = hub_cloudsim_uplink_count(f->sim);
+	hub_cloudsim_broker_stop(f->sim);
+	g_assert_true(hub_test_wait_until(disconnected, f, TIMEOUT_MS));
+	switch_plugs(f, PLUGS, SWITCHES);
+	wait_outbox(f, "records", PLUGS * SWITCHES, TRUE);
+	outbox = outbox_status(f);
+	g_assert_cmpint(json_object_get_int_member(outbox, "bytes"), >, 0);
+	g_assert_cmpint(json_object_get_int_member(outbox, "droppedOverflow"), ==, 0);
+	g_usleep(300 * 1000);
+	g_clear_pointer(&outbox, json_object_unref);
+	outbox = outbox_status(f);
+	g_assert_cmpint(json_object_get_int_member(outbox, "oldestAgeMs"), >=, 300);
+	/* What an operator sees. */
+	g_assert_cmpint(hub_test_env_hubctl(f->env, &out, &err, "status", NULL), ==, 0);
+	g_assert_nonnull(strstr(out, "Outbox:"));
+	g_test_message("Backlog: %" G_GINT64_FORMAT " messages, %" G_GINT64_FORMAT " bytes",
+		       json_object_get_int_member(outbox, "records"), json_object_get_int_member(outbox, "bytes"));
+	return before;
+}
+
+static void test_offline_backlog(void)
+{
+	g_autofree char *conf = plugs_conf(PLUGS);
+	g_autoptr(Fixture) f = fixture_new(conf, NULL);
+	g_autoptr(JsonObject) outbox = NULL;
+	Received r;
+	guint from;
+	gint64 started;
+
+	from = build_backlog(f);
+	started = g_get_monotonic_time();
+	g_assert_true(hub_cloudsim_broker_start(f->sim));
+	wait_outbox(f, "records", 0, FALSE);
+	g_test_message("Drained %u messages in %.0f ms after the broker came back", PLUGS * SWITCHES,
+		       (g_get_monotonic_time() - started) / 1000.0);
+	collect_switches(f, from, PLUGS, SWITCHES, &r);
+	g_assert_cmpuint(r.received, ==, r.distinct);
+	outbox = outbox_status(f);
+	g_assert_cmpint(json_object_get_int_member(outbox, "resent"), ==, 0);
+	g_assert_cmpint(json_object_get_int_member(outbox, "inFlight"), ==, 0);
+	received_clear(&r);
+}
+
+static void test_kill_during_drain(void)
+{
+	g_autofree char *conf = plugs_conf(PLUGS);
+	g_autoptr(Fixture) f = fixture_new(conf, NULL);
+	g_autoptr(JsonObject) outbox = NULL;
+	Received r;
+	guint from, duplicates;
+	gint64 resent;
+
+	from = build_backlog(f);
+	g_assert_true(hub_cloudsim_broker_start(f->sim));
+	/* Part of the backlog is through: kill -9. */
+	g_assert_true(hub_cloudsim_wait_uplink(f->sim, from + PLUGS * SWITCHES / 5, TIMEOUT_MS));
+	g_subprocess_force_exit(f->env->hubd);
+	g_subprocess_wait(f->env->hubd, NULL, NULL);
+	g_clear_object(&f->env->hubd);
+	collect(f, from, &r);
+	g_test_message("%u of %u changes were through at the kill", r.distinct, PLUGS * SWITCHES);
+	g_assert_cmpuint(r.distinct, <, PLUGS * SWITCHES);
+	received_clear(&r);
+
+	start_connected(f);
+	wait_outbox(f, "records", 0, FALSE);
+	collect_switches(f, from, PLUGS, SWITCHES, &r);
+	outbox = outbox_status(f);
+	resent = json_object_get_int_member(outbox, "resent");
+	duplicates = r.received - r.distinct;
+	g_test_message("%u duplicates received, %" G_GINT64_FORMAT " messages counted as resent", duplicates, resent);
+	/* Duplicates only as QoS 1 allows, and never more than counted. */
+	g_assert_cmpint(duplicates, <=, resent);
+	received_clear(&r);
+}
+
+/* Over its quota the outbox drops exactly as documented: the oldest of the
+ * lowest priority first, and a message below everything queued itself. */
+static void test_quota(void)
+{
+	g_autofree char *conf = plugs_conf(1);
+	g_autoptr(Fixture) f = fixture_new(conf, "[outbox]\nmax-records=100\n");
+	g_autoptr(JsonObject) outbox = NULL;
+	g_autofree char *log = NULL;
+	gint64 pushed;
+	Received r;
+	guint from;
+
+	start_connected(f);
+	while (count_messages(f, "DEVICE_STATE", NULL, "plug-00") < 1)
+		g_usleep(20 * 1000);
+	wait_outbox(f, "records", 0, FALSE);
+	from = hub_cloudsim_uplink_count(f->sim);
+	outbox = outbox_status(f);
+	pushed = json_object_get_int_member(outbox, "pushed");
+	g_clear_pointer(&outbox, json_object_unref);
+	hub_cloudsim_broker_stop(f->sim);
+	g_assert_true(hub_test_wait_until(disconnected, f, TIMEOUT_MS));
+	switch_plugs(f, 1, 300);
+	wait_outbox(f, "pushed", pushed + 300, FALSE);
+	outbox = outbox_status(f);
+	g_assert_cmpint(json_object_get_int_member(outbox, "records"), ==, 100);
+	g_assert_cmpint(json_object_get_int_member(outbox, "droppedOverflow"), ==, 200);
+	g_clear_pointer(&outbox, json_object_unref);
+
+	g_assert_true(hub_cloudsim_broker_start(f->sim));
+	wait_outbox(f, "records", 0, FALSE);
+	/* The newest 100 changes (switches 200-299) arrive; the full state pushed
+	 * at the reconnect (priority 0, below every queued change) was dropped. */
+	collect_switches(f, from, 1, 100, &r);
+	for (guint i = 0; i < 100; i++)
+		g_assert_cmpstr(g_ptr_array_index(r.values[0], i), ==, (200 + i) % 2 == 0 ? "1" : "0");
+	outbox = outbox_status(f);
+	g_assert_cmpint(json_object_get_int_member(outbox, "droppedOverflow"), ==, 201);
+	g_assert_cmpint(json_object_get_int_member(outbox, "droppedExpired"), ==, 0);
+	log = hub_test_env_read_log(f->env);
+	g_assert_nonnull(strstr(log, "Outbox: dropped"));
+	received_clear(&r);
+}
+
+/* Messages stay queued until the broker acknowledges them. */
+static void test_unacknowledged_kept(void)
+{
+	g_autofree char *conf = plugs_conf(1);
+	g_autoptr(Fixture) f = fixture_new(conf, NULL);
+	g_autoptr(JsonObject) outbox = NULL;
+	Received r;
+	guint from;
+
+	start_connected(f);
+	while (count_messages(f, "DEVICE_STATE", NULL, "plug-00") < 1)
+		g_usleep(20 * 1000);
+	wait_outbox(f, "records", 0, FALSE);
+	from = hub_cloudsim_uplink_count(f->sim);
+	hub_cloudsim_broker_pause(f->sim, TRUE);
+	switch_plugs(f, 1, 20);
+	wait_outbox(f, "inFlight", 20, FALSE);
+	g_usleep(300 * 1000);
+	outbox = outbox_status(f);
+	g_assert_cmpint(json_object_get_int_member(outbox, "records"), ==, 20);
+	g_assert_cmpint(json_object_get_int_member(outbox, "acknowledged"), ==,
+			json_object_get_int_member(outbox, "pushed") - 20);
+	hub_cloudsim_broker_pause(f->sim, FALSE);
+	wait_outbox(f, "records", 0, FALSE);
+	collect_switches(f, from, 1, 20, &r);
+	g_assert_cmpuint(r.received, ==, 20);
+	received_clear(&r);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -617,5 +953,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/cloud/command/batch", test_command_batch);
 	g_test_add_func("/cloud/command/bad-input", test_command_bad_input);
 	g_test_add_func("/cloud/reports", test_reports);
+	g_test_add_func("/cloud/outbox/offline-backlog", test_offline_backlog);
+	g_test_add_func("/cloud/outbox/kill-during-drain", test_kill_during_drain);
+	g_test_add_func("/cloud/outbox/quota", test_quota);
+	g_test_add_func("/cloud/outbox/unacknowledged-kept", test_unacknowledged_kept);
 	return g_test_run();
 }
