@@ -297,10 +297,11 @@ static SSL_CTX *engine_tls_context(HubPlugin *plugin, HubPlugin *root, guint32 r
 	EVP_PKEY *key = NULL;
 	SSL_CTX *ctx = NULL;
 
-	if (!engine_load(plugin, role, &chain, &key, error) ||
+	/* No @plugin: no client certificate, the server is still verified. */
+	if ((plugin && !engine_load(plugin, role, &chain, &key, error)) ||
 	    !engine_load(root, HUB_CERT_ROLE_ROOT_CA, &trust, NULL, error))
 		goto out;
-	if (!chain || !key) {
+	if (plugin && (!chain || !key)) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_NOT_FOUND, "role %s has no %s", hub_cert_role_to_string(role),
 			    !key ? "key" : "certificate");
 		goto out;

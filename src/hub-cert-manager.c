@@ -256,12 +256,13 @@ SSL_CTX *hub_cert_manager_tls_context(HubCertManager *manager, guint32 role, con
 	const HubCertEngine *e;
 	HubPlugin *plugin, *root;
 
-	if (role != HUB_CERT_ROLE_CLAIM && role != HUB_CERT_ROLE_PERMANENT) {
+	if (role != HUB_CERT_ROLE_CLAIM && role != HUB_CERT_ROLE_PERMANENT && role != 0) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "role %s cannot authenticate a TLS client",
 			    hub_cert_role_to_string(role) ? hub_cert_role_to_string(role) : "?");
 		return NULL;
 	}
-	plugin = prepare(manager, role, &e, error);
+	/* Role 0: no client certificate; the root-ca role still verifies the server. */
+	plugin = prepare(manager, role ? role : HUB_CERT_ROLE_ROOT_CA, &e, error);
 	root = plugin ? store_for(manager, HUB_CERT_ROLE_ROOT_CA, error) : NULL;
-	return root ? e->tls_context(plugin, root, role, options, error) : NULL;
+	return root ? e->tls_context(role ? plugin : NULL, root, role, options, error) : NULL;
 }

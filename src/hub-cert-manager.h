@@ -109,7 +109,8 @@ gboolean hub_cert_manager_import(HubCertManager *manager, guint32 role, const ch
 gboolean hub_cert_manager_erase(HubCertManager *manager, guint32 role, GError **error);
 
 /* A mutual-TLS client context from the role's certificate and key, trusting
- * the ROOT_CA role's certificates. Free with SSL_CTX_free() before the
- * plugins are unloaded. */
+ * the ROOT_CA role's certificates; role 0: no client certificate, the
+ * server still verified. Free with SSL_CTX_free() before the plugins are
+ * unloaded. */
 SSL_CTX *hub_cert_manager_tls_context(HubCertManager *manager, guint32 role, const HubTlsOptions *options,
 				      GError **error);

@@ -186,8 +186,9 @@ static void sync_uplink(HubCloud *cloud)
 {
 	if (!cloud->uplink)
 		return;
-	hub_uplink_set_enabled(cloud->uplink,
-			       cloud->identity && cloud->identity->state == HUB_PROVISIONING_PROVISIONED);
+	/* Without an identity file (a broker of the transport's own) there is nothing to provision. */
+	hub_uplink_set_enabled(cloud->uplink, cloud->identity ? cloud->identity->state == HUB_PROVISIONING_PROVISIONED
+							      : !cloud->daemon->config->cloud.identity);
 	hub_downlink_set_identity(cloud->downlink, cloud->identity ? cloud->identity->client_id : NULL,
 				  cloud->identity ? cloud->identity->managed_thing_id : NULL);
 }
@@ -253,6 +254,10 @@ void hub_cloud_prepare(HubCloud *cloud)
 	if (!cloud->daemon->config->cloud.transport)
 		return;
 	open_uplink(cloud);
+	if (!cloud->daemon->config->cloud.identity) {
+		sync_uplink(cloud);
+		return;
+	}
 	if (!load_identity(cloud, &error)) {
 		g_warning("Cloud disabled: %s", error->message);
 		cloud->identity_error = g_strdup(error->message);
@@ -274,7 +279,7 @@ static void start_transport(HubCloud *cloud)
 {
 	int r;
 
-	if (!cloud->transport || !cloud->identity)
+	if (!cloud->transport || (!cloud->identity && cloud->daemon->config->cloud.identity))
 		return;
 	r = transport_ops(cloud)->start(cloud->transport->user_data);
 	if (r < 0)
@@ -297,8 +302,12 @@ void hub_cloud_start(HubCloud *cloud)
 		return;
 	}
 	cloud->transport = plugin;
-	if (!cloud->identity)
+	if (!cloud->identity) {
+		/* A transport without an identity file starts at once; one whose file is broken waits for it. */
+		if (!cloud->daemon->config->cloud.identity)
+			start_transport(cloud);
 		return;
+	}
 	if (cloud->identity->state == HUB_PROVISIONING_OFFBOARDING) {
 		g_info("Resuming the offboarding interrupted by the last stop");
 		begin_offboarding(cloud, 0);
@@ -480,29 +489,52 @@ gint64 hub_cloud_mqtt_open(HubCloud *cloud, const struct hub_mqtt_params *params
 	SSL_CTX *ctx;
 	Session *s;
 
-	if (!cloud->identity) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the hub has no identity: %s",
-			    cloud->identity_error ? cloud->identity_error : "no [cloud]");
+	struct hub_mqtt_params p = { 0 };
+	gboolean tls_on;
+
+	/* Plugins built before the broker fields were appended pass a shorter struct. */
+	if (!params || params->struct_size < offsetof(struct hub_mqtt_params, host) || !callbacks ||
+	    callbacks->struct_size < offsetof(struct hub_mqtt_callbacks, published) + sizeof(callbacks->published)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "invalid MQTT session parameters");
 		return -1;
 	}
-	if (!params || params->struct_size < sizeof(struct hub_mqtt_params) || !callbacks ||
-	    callbacks->struct_size < offsetof(struct hub_mqtt_callbacks, published) + sizeof(callbacks->published) ||
-	    (params->cert_role != HUB_CERT_ROLE_CLAIM && params->cert_role != HUB_CERT_ROLE_PERMANENT)) {
+	memcpy(&p, params, MIN(sizeof(p), params->struct_size));
+	if (p.cert_role != 0 && p.cert_role != HUB_CERT_ROLE_CLAIM && p.cert_role != HUB_CERT_ROLE_PERMANENT) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
-			    "invalid MQTT session parameters (the identity must be the claim or the permanent role)");
+			    "invalid MQTT session parameters (the identity must be the claim or the permanent role, or none)");
+		return -1;
+	}
+	if ((p.flags & ~HUB_MQTT_PLAIN) || p.port > 65535 || (p.host && !*p.host)) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "invalid MQTT session parameters (host, port, flags)");
+		return -1;
+	}
+	if ((p.flags & HUB_MQTT_PLAIN) && p.cert_role) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "a client certificate needs TLS");
+		return -1;
+	}
+	if (!p.host && !cloud->identity) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE, "the hub has no identity: %s",
+			    cloud->identity_error ? cloud->identity_error : "no [cloud] identity=");
 		return -1;
 	}
 	mqtt = mqtt_engine(cloud, error);
 	if (!mqtt)
 		return -1;
-	mqtt->tls_options(cloud->identity->endpoint, (guint16)config->cloud.port, &tls);
-	ctx = hub_cert_manager_tls_context(cloud->daemon->certs, params->cert_role, &tls, error);
-	if (!ctx)
-		return -1;
-	options.host = cloud->identity->endpoint;
-	options.port = (guint16)config->cloud.port;
-	options.client_id = params->client_id;
-	options.keepalive_s = cloud->identity->keepalive_s;
+	options.host = p.host ? p.host : cloud->identity->endpoint;
+	options.port = (guint16)(p.port ? p.port : config->cloud.port);
+	tls_on = !(p.flags & HUB_MQTT_PLAIN);
+	if (!tls_on) {
+		ctx = NULL;
+	} else {
+		mqtt->tls_options(options.host, options.port, &tls);
+		ctx = hub_cert_manager_tls_context(cloud->daemon->certs, p.cert_role, &tls, error);
+		if (!ctx)
+			return -1;
+	}
+	options.client_id = p.client_id;
+	options.username = p.username;
+	options.password = p.password;
+	options.keepalive_s = p.keepalive_s ? p.keepalive_s : cloud->identity ? cloud->identity->keepalive_s : 0;
 	options.backoff_base_ms = config->cloud.backoff_base_ms;
 	options.backoff_cap_ms = config->cloud.backoff_cap_ms;
 	options.connect_interval_ms = config->cloud.connect_interval_ms;
@@ -523,8 +555,10 @@ gint64 hub_cloud_mqtt_open(HubCloud *cloud, const struct hub_mqtt_params *params
 	s->id = cloud->next_session_id++;
 	g_hash_table_insert(cloud->sessions, &s->id, s);
 	cloud->current_session = s->id;
-	g_info("Cloud session %" G_GINT64_FORMAT ": %s:%u as %s with the %s identity", s->id, options.host,
-	       options.port, options.client_id, hub_cert_role_to_string(s->role));
+	g_info("Cloud session %" G_GINT64_FORMAT ": %s:%u as %s with %s%s%s", s->id, options.host, options.port,
+	       options.client_id, s->role ? "the " : tls_on ? "TLS and " : "plain TCP and ",
+	       s->role ? hub_cert_role_to_string(s->role) : options.username ? "a user name" : "no credentials",
+	       s->role ? " identity" : "");
 	mqtt->start(s->session);
 	changed(cloud);
 	return s->id;
@@ -673,12 +707,17 @@ HubCloudStatus *hub_cloud_get_status(HubCloud *cloud)
 		status->endpoint = g_strdup_printf("%s:%u", id->endpoint, config->cloud.port);
 		status->provisioning_state = g_strdup(hub_provisioning_state_to_string(id->state));
 		status->step = g_strdup(id->step);
-		status->failure_reason = g_strdup(cloud->transport_error ? cloud->transport_error : id->failure_reason);
+		status->failure_reason = g_strdup(id->failure_reason);
 		status->client_id = g_strdup(id->client_id);
 		status->managed_thing_id = g_strdup(id->managed_thing_id);
 		status->certificate_id = g_strdup(id->certificate_id);
 	} else {
 		status->failure_reason = g_strdup(cloud->identity_error);
+	}
+	/* A transport that is not there explains everything else. */
+	if (cloud->transport_error) {
+		g_free(status->failure_reason);
+		status->failure_reason = g_strdup(cloud->transport_error);
 	}
 	if (s) {
 		HubMqttState state = cloud->mqtt->get_state(s->session);
@@ -722,6 +761,12 @@ gboolean hub_cloud_provision(HubCloud *cloud, GError **error)
 
 	if (!need_cloud(cloud, error))
 		return FALSE;
+	if (!cloud->daemon->config->cloud.identity) {
+		g_set_error(error, HUB_ERROR, HUB_ERROR_NOT_SUPPORTED,
+			    "no identity file is configured ([cloud] identity=): transport %s provisions nothing",
+			    cloud->daemon->config->cloud.transport);
+		return FALSE;
+	}
 	/* An operator who fixed the identity file should not need a restart. */
 	if (!cloud->identity) {
 		if (!load_identity(cloud, error)) {

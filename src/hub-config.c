@@ -130,8 +130,9 @@ static gboolean read_cloud(HubConfig *config, GError **error)
 			    "%s: [cloud] transport must name a transport plugin (for example aws-iot)", config->path);
 		return FALSE;
 	}
+	/* Optional: a transport with a broker of its own (mqtt) provisions nothing. */
 	identity = g_key_file_get_string(config->keyfile, "cloud", "identity", NULL);
-	if (!identity || !*g_strstrip(identity)) {
+	if (identity && !*g_strstrip(identity)) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
 			    "%s: [cloud] identity must name the identity file (iotmi_config.json)", config->path);
 		return FALSE;

@@ -18,7 +18,7 @@
  *
  *   [cloud]                    # optional: onboard and connect to a cloud
  *   transport=aws-iot          # the transport plugin that speaks to it
- *   identity=/data/aws/iotmi/config/iotmi_config.json   # the seed's format
+ *   identity=/data/aws/iotmi/config/iotmi_config.json   # the seed's format (aws-iot; mqtt needs none)
  *   port=8883                  # or 443 (ALPN x-amzn-mqtt-ca)
  *   backoff-base-ms=1000       # full-jitter exponential backoff between attempts
  *   backoff-cap-ms=120000
@@ -53,7 +53,7 @@ typedef struct {
 	gboolean cert_stores_configured; /* [certificates] present (else the defaults) */
 	struct {
 		char *transport; /* NULL: no cloud */
-		char *identity;  /* absolute path of iotmi_config.json */
+		char *identity;  /* absolute path of iotmi_config.json; NULL: none (nothing to provision) */
 		guint port;
 		guint backoff_base_ms;
 		guint backoff_cap_ms;

@@ -334,6 +334,10 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 		set_state(session, HUB_MQTT_STATE_DISCONNECTED);
 		return;
 	}
+	/* A refused CONNACK was handled by on_connect(), which stopped watching:
+	 * its reason stays, and the backoff counts the attempt once. */
+	if (!session->io)
+		return;
 	connection_failed(session, session->state == HUB_MQTT_STATE_CONNECTED ? "connection lost" : "connect failed", rc);
 }
 

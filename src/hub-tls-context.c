@@ -127,13 +127,16 @@ SSL_CTX *hub_tls_context_new(STACK_OF(X509) *chain, EVP_PKEY *key, STACK_OF(X509
 
 	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-	if (!chain || sk_X509_num(chain) < 1 || !sk_X509_value(chain, 0)) {
-		g_set_error_literal(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "No client certificate");
-		return NULL;
-	}
-	if (!key) {
-		g_set_error_literal(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "No private key");
-		return NULL;
+	/* Neither: a server-authenticated session (a broker that takes a password). */
+	if (chain || key) {
+		if (!chain || sk_X509_num(chain) < 1 || !sk_X509_value(chain, 0)) {
+			g_set_error_literal(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "No client certificate");
+			return NULL;
+		}
+		if (!key) {
+			g_set_error_literal(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "No private key");
+			return NULL;
+		}
 	}
 	if (!trust_anchors || sk_X509_num(trust_anchors) < 1) {
 		g_set_error_literal(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
@@ -164,7 +167,7 @@ SSL_CTX *hub_tls_context_new(STACK_OF(X509) *chain, EVP_PKEY *key, STACK_OF(X509
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (!set_trust_anchors(ctx, trust_anchors, error) || !set_peer_name(ctx, options, error) ||
-	    !set_credentials(ctx, chain, key, error))
+	    (chain && !set_credentials(ctx, chain, key, error)))
 		return NULL;
 	/* Beware: returns 0 on success. */
 	if (alpn && SSL_CTX_set_alpn_protos(ctx, alpn->data, alpn->len) != 0) {

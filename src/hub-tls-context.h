@@ -33,8 +33,9 @@ typedef struct {
 /* Builds a TLS client context: TLS 1.2 or newer, renegotiation off, the
  * server verified against @trust_anchors only (no system CA paths) and
  * against the name in @options, @chain (leaf first, then intermediates) and
- * @key presented as the client certificate. @key may be hardware-backed: it
- * is only used to sign.
+ * @key presented as the client certificate; both NULL: no client
+ * certificate (a broker that authenticates by password). @key may be
+ * hardware-backed: it is only used to sign.
  *
  * The context takes its own references: the caller keeps ownership of
  * @chain, @key and @trust_anchors and may free them at once. Returns a new

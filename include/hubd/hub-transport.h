@@ -82,13 +82,29 @@ struct hub_uplink_params {
 	const char *const *topics;
 };
 
-/* What host->mqtt_open() connects to. The endpoint, port, keepalive and
- * backoff come from the hub's configuration; the transport chooses the
- * identity and the client id. */
+/* struct hub_mqtt_params.flags */
+#define HUB_MQTT_PLAIN UINT32_C(1) /* no TLS: plain TCP (a local broker only) */
+
+/* What host->mqtt_open() connects to. By default the identity's endpoint,
+ * [cloud] port and the identity's keepalive; a transport that talks to a
+ * broker of its own configuration names it (host and the fields after it).
+ * Backoff and the connect rate limit always come from the hub's
+ * configuration. */
 struct hub_mqtt_params {
 	uint32_t struct_size; /* sizeof(struct hub_mqtt_params) */
-	uint32_t cert_role;   /* HUB_CERT_ROLE_CLAIM or HUB_CERT_ROLE_PERMANENT (hub-certstore.h) */
+	/* The client certificate: HUB_CERT_ROLE_CLAIM or HUB_CERT_ROLE_PERMANENT
+	 * (hub-certstore.h), or 0: none (the server is still verified against
+	 * the root-ca role unless HUB_MQTT_PLAIN). */
+	uint32_t cert_role;
 	const char *client_id; /* required, 1-128 characters */
+	/* Optional; NULL / 0: the identity's endpoint and the [cloud] settings. */
+	const char *host;
+	uint32_t port;         /* 0: [cloud] port */
+	uint32_t flags;        /* HUB_MQTT_* */
+	const char *username;  /* MQTT user name and password, or NULL */
+	const char *password;  /* copied and wiped by the host when the session is freed */
+	uint32_t keepalive_s;  /* 30-1200; 0: the identity's, else 300 */
+	uint32_t reserved;
 };
 
 /* Session callbacks; @user_data is the one given to mqtt_open(). */

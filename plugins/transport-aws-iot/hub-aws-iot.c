@@ -251,7 +251,12 @@ static int aws_start(void *user_data)
 {
 	AwsIot *aws = user_data;
 	g_autofree char *state = aws_iot_identity(aws, "state");
+	g_autofree char *serial = aws_iot_identity(aws, "serial_number");
 
+	if (!serial) {
+		aws_iot_log(aws, HUB_LOG_ERR, "aws-iot needs the hub's identity file: set [cloud] identity= in hubd.conf");
+		return -ENOENT;
+	}
 	if (aws->phase == AWS_IOT_OFFBOARDING) {
 		/* The core finished the offboarding without us (its own bound)
 		 * and closed our sessions: begin afresh. */
@@ -402,7 +407,7 @@ static int aws_init(const struct hub_host *host, struct hub_plugin *plugin, void
 	AwsIot *aws;
 
 	/* Every host call we make must be in the table the host built. */
-	if (!host || !user_data || !HUB_STRUCT_HAS(host, host->struct_size, offboard_done))
+	if (!host || !user_data || !HUB_STRUCT_HAS(host, host->struct_size, downlink))
 		return -EPROTO;
 	aws = g_new0(AwsIot, 1);
 	aws->host = host;

@@ -17,7 +17,8 @@ typedef struct _HubTestMqtt HubTestMqtt;
 /* A client with @client_id speaking @protocol (MQTT_PROTOCOL_V311 or
  * MQTT_PROTOCOL_V5) over @ctx only: libmosquitto adds no defaults of its own
  * (MOSQ_OPT_SSL_CTX_WITH_DEFAULTS = 0). The client takes its own reference on
- * @ctx. Initialises libmosquitto and ignores SIGPIPE, once per process. */
+ * @ctx; NULL: plain TCP. Initialises libmosquitto and ignores SIGPIPE, once
+ * per process. */
 HubTestMqtt *hub_test_mqtt_new(const char *client_id, SSL_CTX *ctx, int protocol);
 /* Disconnects if needed (1 s max) and frees. NULL-safe. */
 void hub_test_mqtt_free(HubTestMqtt *client);

@@ -222,11 +222,18 @@ static gboolean is_connected(gpointer data)
 	       g_strcmp0(string_or_null(connection, "state"), "connected") == 0;
 }
 
-/* Starts hubd and waits until it is onboarded and its uplink connected. */
+/* Starts hubd and waits until it is onboarded, its uplink connected and
+ * its subscriptions in place: the broker handles a client's packets in
+ * order, so once something it published after connecting has arrived, its
+ * SUBSCRIBEs were handled and a command cannot be lost. Every fixture has
+ * devices, whose full states go up on connect. */
 static void start_connected(Fixture *f)
 {
+	guint before = hub_cloudsim_uplink_count(f->sim);
+
 	hub_test_env_start_hubd(f->env);
-	if (!hub_test_wait_until(is_connected, f, TIMEOUT_MS)) {
+	if (!hub_test_wait_until(is_connected, f, TIMEOUT_MS) ||
+	    !hub_cloudsim_wait_uplink(f->sim, before + 1, TIMEOUT_MS)) {
 		g_autofree char *log = hub_test_env_read_log(f->env);
 
 		g_error("hubd did not connect within %d ms; its log:\n%s", TIMEOUT_MS, log);
