@@ -254,6 +254,7 @@ static void add_outbox(JsonBuilder *builder, const HubOutboxStats *o)
 	add_int(builder, "acknowledged", (gint64)o->acknowledged);
 	add_int(builder, "droppedExpired", (gint64)o->dropped_expired);
 	add_int(builder, "droppedOverflow", (gint64)o->dropped_overflow);
+	add_int(builder, "droppedUnsendable", (gint64)o->dropped_unsendable);
 	add_int(builder, "resent", (gint64)o->resent);
 	json_builder_end_object(builder);
 }

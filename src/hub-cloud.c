@@ -449,8 +449,10 @@ static void on_state_changed(HubMqttState state, gpointer user_data)
 	 * so that a transport that wrote PROVISIONED there gets its snapshot. */
 	if (id == cloud->uplink_session && lookup_session(cloud, id)) {
 		if (state == HUB_MQTT_STATE_CONNECTED) {
+			/* Not twice when the transport attached from this very callback. */
+			if (!cloud->uplink_connected)
+				hub_uplink_connected(cloud->uplink);
 			cloud->uplink_connected = TRUE;
-			hub_uplink_connected(cloud->uplink);
 		} else if (cloud->uplink_connected) {
 			cloud->uplink_connected = FALSE;
 			hub_uplink_disconnected(cloud->uplink);
@@ -627,14 +629,27 @@ int hub_cloud_mqtt_publish(HubCloud *cloud, gint64 session_id, const char *topic
 static int publish_uplink(const char *topic, const void *payload, gsize len, gpointer user_data)
 {
 	HubCloud *cloud = user_data;
+	g_autoptr(GError) error = NULL;
+	int mid = hub_cloud_mqtt_publish(cloud, cloud->uplink_session, topic, payload, len, 1, FALSE, &error);
 
-	return hub_cloud_mqtt_publish(cloud, cloud->uplink_session, topic, payload, len, 1, FALSE, NULL);
+	if (mid >= 0)
+		return mid;
+	if (g_error_matches(error, HUB_ERROR, HUB_ERROR_UNAVAILABLE) || g_error_matches(error, HUB_ERROR, HUB_ERROR_NOT_FOUND))
+		return -ENOTCONN;
+	g_warning("Outbox: cannot send a message of %zu bytes to %s: %s", len, topic, error->message);
+	return -EINVAL;
 }
 
-/* A topic the broker takes for a publish: no wildcards, no NUL, UTF-8, MQTT's length. */
+/* A topic the broker takes for a publish: no wildcards, no control
+ * characters, UTF-8, MQTT's length (libmosquitto refuses the rest). */
 static gboolean publish_topic_ok(const char *topic)
 {
-	return topic && *topic && strlen(topic) <= 65535 && g_utf8_validate(topic, -1, NULL) && !strpbrk(topic, "+#");
+	if (!topic || !*topic || strlen(topic) > 65535 || !g_utf8_validate(topic, -1, NULL) || strpbrk(topic, "+#"))
+		return FALSE;
+	for (const char *c = topic; *c; c++)
+		if ((guchar)*c < 0x20 || *c == 0x7f)
+			return FALSE;
+	return TRUE;
 }
 
 gboolean hub_cloud_uplink_attach(HubCloud *cloud, gint64 session_id, const struct hub_uplink_params *params,
@@ -651,12 +666,12 @@ gboolean hub_cloud_uplink_attach(HubCloud *cloud, gint64 session_id, const struc
 		g_set_error(error, HUB_ERROR, HUB_ERROR_NOT_FOUND, "no MQTT session %" G_GINT64_FORMAT, session_id);
 		return FALSE;
 	}
-	if (!params || params->struct_size < sizeof(struct hub_uplink_params) || params->n_topics > HUB_UPLINK_N_KINDS ||
-	    (params->n_topics && !params->topics)) {
+	if (!params || params->struct_size < sizeof(struct hub_uplink_params) || (params->n_topics && !params->topics)) {
 		g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT, "invalid uplink parameters");
 		return FALSE;
 	}
-	for (guint i = 0; i < params->n_topics; i++) {
+	/* Kinds of a newer ABI than ours are ignored. */
+	for (guint i = 0; i < MIN(params->n_topics, HUB_UPLINK_N_KINDS); i++) {
 		if (params->topics[i] && !publish_topic_ok(params->topics[i])) {
 			g_set_error(error, HUB_ERROR, HUB_ERROR_INVALID_ARGUMENT,
 				    "uplink topic %u is not a valid topic to publish to", i);

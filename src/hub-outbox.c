@@ -63,6 +63,7 @@ typedef enum {
 	COUNTER_DROPPED_EXPIRED,
 	COUNTER_DROPPED_OVERFLOW,
 	COUNTER_RESENT,
+	COUNTER_DROPPED_UNSENDABLE,
 	COUNTER_HANDED_MAX_URGENT, /* per lane: no id above it was handed out (a restart sends up to it again) */
 	COUNTER_HANDED_MAX_QUEUE,
 	COUNTER_LAST_ID,
@@ -70,7 +71,7 @@ typedef enum {
 } Counter;
 
 static const char *const counter_keys[N_COUNTERS] = {
-	"pushed", "acknowledged", "dropped-expired", "dropped-overflow", "resent", "handed-max-urgent", "handed-max-queue", "last-id",
+	"pushed", "acknowledged", "dropped-expired", "dropped-overflow", "resent", "dropped-unsendable", "handed-max-urgent", "handed-max-queue", "last-id",
 };
 
 /* A record read ahead, not handed out yet. */
@@ -96,6 +97,7 @@ struct _HubOutbox {
 	guint max_records;
 
 	guint records_by_priority[HUB_OUTBOX_PRIORITIES];
+	guint64 bytes_by_priority[HUB_OUTBOX_PRIORITIES];
 	guint records;
 	guint64 bytes;
 	guint64 counters[N_COUNTERS];
@@ -172,8 +174,9 @@ static gboolean load(HubOutbox *outbox, GError **error)
 		if (priority < 0 || priority >= HUB_OUTBOX_PRIORITIES)
 			continue;
 		outbox->records_by_priority[priority] = n;
+		outbox->bytes_by_priority[priority] = (guint64)sqlite3_column_double(s, 2);
 		outbox->records += n;
-		outbox->bytes += (guint64)sqlite3_column_double(s, 2);
+		outbox->bytes += outbox->bytes_by_priority[priority];
 		max_id = MAX(max_id, (guint64)sqlite3_column_int64(s, 3));
 	}
 	sqlite3_finalize(s);
@@ -285,12 +288,15 @@ static gboolean delete_row(HubOutbox *outbox, guint64 id)
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		gint64 priority = sqlite3_column_int64(s, 1);
+		guint64 len = (guint64)MAX(sqlite3_column_int64(s, 0), 0);
 
 		found = TRUE;
-		outbox->bytes -= MIN(outbox->bytes, (guint64)sqlite3_column_int64(s, 0));
-		outbox->records--;
-		if (priority >= 0 && priority < HUB_OUTBOX_PRIORITIES && outbox->records_by_priority[priority] > 0)
-			outbox->records_by_priority[priority]--;
+		outbox->bytes -= MIN(outbox->bytes, len);
+		outbox->records -= MIN(outbox->records, 1u);
+		if (priority >= 0 && priority < HUB_OUTBOX_PRIORITIES) {
+			outbox->records_by_priority[priority] -= MIN(outbox->records_by_priority[priority], 1u);
+			outbox->bytes_by_priority[priority] -= MIN(outbox->bytes_by_priority[priority], len);
+		}
 		rc = sqlite3_step(s);
 	}
 	if (rc != SQLITE_DONE)
@@ -310,9 +316,9 @@ static void log_drops(HubOutbox *outbox, guint64 n, const char *why)
 	if (outbox->last_drop_log && now - outbox->last_drop_log < DROP_LOG_INTERVAL_US)
 		return;
 	g_warning("Outbox: dropped %" G_GUINT64_FORMAT " message(s) (%s); %" G_GUINT64_FORMAT
-		  " expired and %" G_GUINT64_FORMAT " over the quota in all",
+		  " expired, %" G_GUINT64_FORMAT " over the quota and %" G_GUINT64_FORMAT " unsendable in all",
 		  outbox->drops_unlogged, why, outbox->counters[COUNTER_DROPPED_EXPIRED],
-		  outbox->counters[COUNTER_DROPPED_OVERFLOW]);
+		  outbox->counters[COUNTER_DROPPED_OVERFLOW], outbox->counters[COUNTER_DROPPED_UNSENDABLE]);
 	outbox->drops_unlogged = 0;
 	outbox->last_drop_log = now;
 }
@@ -371,22 +377,33 @@ static int lowest_priority(HubOutbox *outbox)
 	return -1;
 }
 
+/* Whether dropping everything of @priority and below would make room: if
+ * not, the new message is the one to drop, and nothing else goes. */
+static gboolean room_possible(HubOutbox *outbox, guint priority, gsize len)
+{
+	guint64 records = 0, bytes = 0;
+
+	for (guint p = 0; p <= priority; p++) {
+		records += outbox->records_by_priority[p];
+		bytes += outbox->bytes_by_priority[p];
+	}
+	return outbox->records - records < outbox->max_records && outbox->bytes - bytes + len <= outbox->max_bytes;
+}
+
 /* The drop policy: expired first, then the lowest priority, oldest first.
  * FALSE when the new message is the one to drop. */
 static gboolean make_room(HubOutbox *outbox, guint priority, gsize len)
 {
-	gboolean expired_done = FALSE;
 	guint dropped = 0;
 
+	if (fits(outbox, len))
+		return TRUE;
+	drop_expired(outbox, hub_now_ms());
+	if (!fits(outbox, len) && !room_possible(outbox, priority, len))
+		return FALSE;
 	while (!fits(outbox, len)) {
-		int lowest;
+		int lowest = lowest_priority(outbox);
 
-		if (!expired_done) {
-			drop_expired(outbox, hub_now_ms());
-			expired_done = TRUE;
-			continue;
-		}
-		lowest = lowest_priority(outbox);
 		if (lowest < 0 || (int)priority < lowest)
 			break;
 		if (drop_selected(outbox, STMT_OLDEST_OF_PRIORITY, lowest, 1, COUNTER_DROPPED_OVERFLOW) == 0)
@@ -433,6 +450,7 @@ gboolean hub_outbox_push(HubOutbox *outbox, guint kind, guint priority, guint tt
 	}
 	outbox->records++;
 	outbox->records_by_priority[priority]++;
+	outbox->bytes_by_priority[priority] += len;
 	outbox->bytes += len;
 	count(outbox, COUNTER_PUSHED, 1);
 	return TRUE;
@@ -535,6 +553,14 @@ void hub_outbox_ack(HubOutbox *outbox, guint64 id)
 		count(outbox, COUNTER_ACKNOWLEDGED, 1);
 }
 
+void hub_outbox_discard(HubOutbox *outbox, guint64 id)
+{
+	if (g_hash_table_contains(outbox->in_flight, &id) && delete_row(outbox, id)) {
+		count(outbox, COUNTER_DROPPED_UNSENDABLE, 1);
+		log_drops(outbox, 1, "the transport cannot send it");
+	}
+}
+
 void hub_outbox_rewind(HubOutbox *outbox)
 {
 	GHashTableIter iter;
@@ -552,19 +578,23 @@ void hub_outbox_rewind(HubOutbox *outbox)
 	g_hash_table_remove_all(outbox->in_flight);
 }
 
-void hub_outbox_clear(HubOutbox *outbox)
+gboolean hub_outbox_clear(HubOutbox *outbox)
 {
 	hub_sqlite_begin_write(outbox->db);
-	hub_sqlite_exec(outbox->db, "DELETE FROM outbox", "clear the outbox");
+	/* Committed at once: a crash must not bring them back under a new identity. */
+	if (!hub_sqlite_exec(outbox->db, "DELETE FROM outbox", "clear the outbox"))
+		return FALSE;
 	for (guint i = 0; i < N_LANES; i++) {
 		g_queue_clear_full(&outbox->lanes[i].read_ahead, entry_free);
 		outbox->lanes[i].cursor = outbox->counters[COUNTER_LAST_ID] + 1;
 	}
 	g_hash_table_remove_all(outbox->in_flight);
 	memset(outbox->records_by_priority, 0, sizeof(outbox->records_by_priority));
+	memset(outbox->bytes_by_priority, 0, sizeof(outbox->bytes_by_priority));
 	outbox->records = 0;
 	outbox->bytes = 0;
 	outbox->counters_dirty = TRUE;
+	return hub_sqlite_flush(outbox->db);
 }
 
 void hub_outbox_get_stats(HubOutbox *outbox, HubOutboxStats *stats)
@@ -582,6 +612,7 @@ void hub_outbox_get_stats(HubOutbox *outbox, HubOutboxStats *stats)
 	stats->dropped_expired = outbox->counters[COUNTER_DROPPED_EXPIRED];
 	stats->dropped_overflow = outbox->counters[COUNTER_DROPPED_OVERFLOW];
 	stats->resent = outbox->counters[COUNTER_RESENT];
+	stats->dropped_unsendable = outbox->counters[COUNTER_DROPPED_UNSENDABLE];
 	if (outbox->records == 0)
 		return;
 	s = hub_sqlite_stmt(outbox->db, STMT_OLDEST);

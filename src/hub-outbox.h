@@ -7,8 +7,10 @@
  * - Bounded by records and by payload bytes. When a new message does not
  *   fit, the drop policy makes room, in this order:
  *     1. expired messages (each has a time to live);
- *     2. the lowest priority present, oldest first; a new message of a
- *        priority below every queued one is itself the one dropped.
+ *     2. the lowest priority present, oldest first; a new message that
+ *        would not fit even then (below every queued priority, or too
+ *        large for what its priority and lower ones hold) is itself the one
+ *        dropped, and nothing else.
  *   Every drop is counted (expired, overflow) and logged.
  * - Sent in queue order (oldest first) whatever the priority, so a report
  *   never overtakes an older report of the same device; only the top
@@ -60,6 +62,7 @@ typedef struct {
 	guint64 acknowledged;
 	guint64 dropped_expired;
 	guint64 dropped_overflow;
+	guint64 dropped_unsendable; /* the transport could not send them (no topic, refused) */
 	guint64 resent;
 } HubOutboxStats;
 
@@ -84,11 +87,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubOutboxRecord, hub_outbox_record_free)
 /* The broker has message @id: it is deleted. Unknown ids (dropped while in
  * flight) are ignored. */
 void hub_outbox_ack(HubOutbox *outbox, guint64 id);
+/* Message @id (in flight) can never be sent: deleted and counted. */
+void hub_outbox_discard(HubOutbox *outbox, guint64 id);
 /* The connection is gone: every message in flight is handed out again,
  * from the oldest. */
 void hub_outbox_rewind(HubOutbox *outbox);
-/* Deletes every message (offboarding: they belong to an identity that is gone). */
-void hub_outbox_clear(HubOutbox *outbox);
+/* Deletes every message (offboarding: they belong to an identity that is
+ * gone), committed before it returns. FALSE (logged) when the file refused. */
+gboolean hub_outbox_clear(HubOutbox *outbox);
 /* Commits the batch now. */
 gboolean hub_outbox_flush(HubOutbox *outbox);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "hub-json.h"
@@ -222,6 +223,14 @@ static void on_event(const HubEvent *event, gpointer user_data)
 {
 	HubUplink *uplink = user_data;
 
+	/* Forgotten also while disabled: the table must not grow. */
+	if (event->type == HUB_EVENT_COMMAND_COMPLETED) {
+		if (g_hash_table_remove(uplink->tracked, event->trace_id) && uplink->enabled && event->value &&
+		    JSON_NODE_HOLDS_OBJECT(event->value))
+			hub_uplink_push(uplink, HUB_UPLINK_KIND_COMMAND_RESPONSE, "DEVICE_COMMAND_RESPONSE",
+					json_object_ref(json_node_get_object(event->value)));
+		return;
+	}
 	if (!uplink->enabled)
 		return;
 	switch (event->type) {
@@ -246,12 +255,6 @@ static void on_event(const HubEvent *event, gpointer user_data)
 	case HUB_EVENT_ONLINE_CHANGED:
 		push_lifecycle(uplink, event->device, event->device->online ? "ONLINE" : "OFFLINE");
 		break;
-	case HUB_EVENT_COMMAND_COMPLETED:
-		if (event->value && JSON_NODE_HOLDS_OBJECT(event->value) &&
-		    g_hash_table_remove(uplink->tracked, event->trace_id))
-			hub_uplink_push(uplink, HUB_UPLINK_KIND_COMMAND_RESPONSE, "DEVICE_COMMAND_RESPONSE",
-					json_object_ref(json_node_get_object(event->value)));
-		break;
 	default:
 		break;
 	}
@@ -273,17 +276,22 @@ static void drain(HubUplink *uplink)
 			break;
 		topic = record->kind < HUB_UPLINK_N_KINDS ? uplink->topics[record->kind] : NULL;
 		if (!topic) {
-			/* Queued for a transport that had a topic for it (a configuration change). */
-			g_warning("Outbox: dropping a message of kind %u: the transport has no topic for it", record->kind);
-			hub_outbox_ack(uplink->outbox, record->id);
+			/* The transport carries no messages of this kind. */
+			hub_outbox_discard(uplink->outbox, record->id);
 			continue;
 		}
 		data = g_bytes_get_data(record->payload, &len);
 		mid = uplink->publish(topic, data, len, uplink->publish_data);
-		if (mid < 0) {
+		if (mid == -ENOTCONN) {
 			/* Not connected after all: the state callback follows. */
 			hub_uplink_disconnected(uplink);
 			break;
+		}
+		if (mid < 0) {
+			/* Refused for good (e.g. too large for the client): it must
+			 * not block the queue behind it. */
+			hub_outbox_discard(uplink->outbox, record->id);
+			continue;
 		}
 		id = g_new(guint64, 1);
 		*id = record->id;

@@ -44,7 +44,8 @@ typedef enum {
 
 typedef struct _HubUplink HubUplink;
 
-/* Publishes on the attached session (QoS 1): the message id, or -1 (not connected). */
+/* Publishes on the attached session (QoS 1): the message id, -ENOTCONN, or
+ * another negative errno when the message can never be sent. */
 typedef int (*HubUplinkPublishFunc)(const char *topic, const void *payload, gsize len, gpointer user_data);
 
 HubUplink *hub_uplink_new(HubRegistry *registry, HubEventBus *bus, HubCommandPipeline *commands, HubStore *store,
@@ -55,8 +56,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubUplink, hub_uplink_free)
 /* Messages are queued only while enabled (the hub is provisioned). */
 void hub_uplink_set_enabled(HubUplink *uplink, gboolean enabled);
 
-/* Sends over a session: @topics has HUB_UPLINK_N_KINDS topics (NULL: that
- * kind is not sent and not queued). Call hub_uplink_connected() when (or
+/* Sends over a session: @topics has HUB_UPLINK_N_KINDS topics (NULL: the
+ * transport carries no such messages; they are dropped and counted). Call hub_uplink_connected() when (or
  * if) the session is connected. */
 void hub_uplink_attach(HubUplink *uplink, const char *const *topics, HubUplinkPublishFunc publish,
 		       gpointer user_data);

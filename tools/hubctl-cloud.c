@@ -95,11 +95,12 @@ hubctl_cloud_print(JsonObject *cloud)
 		       json_object_get_int_member_with_default(o, "inFlight", 0),
 		       json_object_get_int_member_with_default(o, "oldestAgeMs", 0) / 1000.0);
 		printf("  Sent %" G_GINT64_FORMAT ", resent %" G_GINT64_FORMAT ", dropped %" G_GINT64_FORMAT
-		       " expired and %" G_GINT64_FORMAT " over the quota\n",
+		       " expired, %" G_GINT64_FORMAT " over the quota, %" G_GINT64_FORMAT " unsendable\n",
 		       json_object_get_int_member_with_default(o, "acknowledged", 0),
 		       json_object_get_int_member_with_default(o, "resent", 0),
 		       json_object_get_int_member_with_default(o, "droppedExpired", 0),
-		       json_object_get_int_member_with_default(o, "droppedOverflow", 0));
+		       json_object_get_int_member_with_default(o, "droppedOverflow", 0),
+		       json_object_get_int_member_with_default(o, "droppedUnsendable", 0));
 	}
 }
 

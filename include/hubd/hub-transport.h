@@ -77,8 +77,8 @@ extern "C" {
 struct hub_uplink_params {
 	uint32_t struct_size; /* sizeof(struct hub_uplink_params) */
 	uint32_t n_topics;    /* entries in @topics, at most HUB_UPLINK_N_KINDS */
-	/* The topic of each kind; NULL: that kind is not sent (it stays queued
-	 * until it expires). Copied by the host. */
+	/* The topic of each kind; NULL: the transport carries no such messages
+	 * (they are dropped and counted as unsendable). Copied by the host. */
 	const char *const *topics;
 };
 

@@ -307,6 +307,27 @@ static void test_drop_policy_by_priority(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(stats(f).records, ==, 5);
 }
 
+/* A message that would not fit even after everything of its priority and
+ * below went is dropped alone: nothing else is sacrificed for nothing. */
+static void test_drop_nothing_in_vain(Fixture *f, gconstpointer data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *events = g_strnfill(900, 'e');
+	g_autofree char *state = g_strnfill(200, 's');
+	g_autofree char *left = NULL;
+
+	push(f, 2, 60, events);
+	push(f, 0, 60, "low");
+	g_test_expect_message("hubd", G_LOG_LEVEL_WARNING, "Outbox: dropped 1 message(s) (the queue is full of*");
+	g_assert_false(hub_outbox_push(f->outbox, 7, 1, 60, state, strlen(state), &error));
+	g_test_assert_expected_messages();
+	g_assert_nonnull(error);
+	g_assert_cmpuint(stats(f).records, ==, 2);
+	g_assert_cmpuint(stats(f).dropped_overflow, ==, 1);
+	left = remaining(f);
+	g_assert_true(g_str_has_suffix(left, " low"));
+}
+
 static void test_drop_policy_by_bytes(Fixture *f, gconstpointer data)
 {
 	g_autoptr(GError) error = NULL;
@@ -410,6 +431,7 @@ int main(int argc, char **argv)
 	ADD("crash-resends", test_crash_resends);
 	ADD("drop-policy/priority", test_drop_policy_by_priority);
 	ADD("drop-policy/bytes", test_drop_policy_by_bytes);
+	ADD("drop-policy/nothing-in-vain", test_drop_nothing_in_vain);
 	ADD("expired-first", test_expired_first);
 	ADD("clear", test_clear);
 	ADD("batched-commit", test_batched_commit);
