@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <mosquitto.h>
@@ -13,6 +14,7 @@
 
 #define CLIENT_ID_MAX 128
 #define MISC_INTERVAL_US G_USEC_PER_SEC /* keepalive pings and timeouts: mosquitto_loop_misc() */
+#define READS_PER_DISPATCH 64 /* loop_read() calls per wake-up, while data is waiting */
 
 /* Watches the socket while an attempt or a connection is alive. */
 typedef struct {
@@ -175,6 +177,18 @@ static gboolean source_prepare(GSource *source, gint *timeout)
 	return FALSE;
 }
 
+/* Bytes waiting in the socket or decrypted in the TLS layer. */
+static gboolean more_to_read(HubMqttSession *session)
+{
+	int fd = mosquitto_socket(session->mosq);
+	SSL *ssl = mosquitto_ssl_get(session->mosq);
+	int queued = 0;
+
+	if (ssl && SSL_pending(ssl) > 0)
+		return TRUE;
+	return fd >= 0 && ioctl(fd, FIONREAD, &queued) == 0 && queued > 0;
+}
+
 static gboolean source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
 {
 	MqttSource *ms = (MqttSource *)source;
@@ -184,8 +198,17 @@ static gboolean source_dispatch(GSource *source, GSourceFunc callback, gpointer 
 	int rc = MOSQ_ERR_SUCCESS;
 
 	/* Every libmosquitto call may run a callback that ends this source. */
-	if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))
-		rc = mosquitto_loop_read(session->mosq, 1);
+	if (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
+		for (guint i = 0; i < READS_PER_DISPATCH; i++) {
+			/* loop_read() stops after one packet when errno still says
+			 * EAGAIN from some earlier call: a busy loop then took one
+			 * PUBACK per iteration. */
+			errno = 0;
+			rc = mosquitto_loop_read(session->mosq, 1);
+			if (rc != MOSQ_ERR_SUCCESS || session->io != source || !more_to_read(session))
+				break;
+		}
+	}
 	if (session->io != source)
 		return G_SOURCE_REMOVE;
 	if (rc == MOSQ_ERR_SUCCESS && (revents & G_IO_OUT))
@@ -231,6 +254,9 @@ static void start_watching(HubMqttSession *session)
 	ms->session = session;
 	ms->fd = -1;
 	g_source_set_name(session->io, "hubd MQTT session");
+	/* Before the devices' timers: acknowledgements make room for what is
+	 * queued; a flood of reports must not starve its own delivery. */
+	g_source_set_priority(session->io, G_PRIORITY_HIGH);
 	g_source_set_ready_time(session->io,
 				g_get_monotonic_time() + MIN(MISC_INTERVAL_US, (gint64)session->connect_timeout_ms * 1000));
 	g_source_attach(session->io, NULL);

@@ -276,6 +276,31 @@ static void forget_read_ahead(HubOutbox *outbox)
 	}
 }
 
+/* A dropped record must not be sent from the read-ahead. Drops take the
+ * oldest, which are mostly in flight already, so this is rarely a scan
+ * that finds something; re-reading the whole read-ahead instead cost a
+ * query of 256 rows per message while the queue was full. */
+static void forget_entry(HubOutbox *outbox, guint64 id)
+{
+	for (guint i = 0; i < N_LANES; i++) {
+		GQueue *q = &outbox->lanes[i].read_ahead;
+		Entry *head = g_queue_peek_head(q);
+		Entry *tail = g_queue_peek_tail(q);
+
+		if (!head || id < head->record.id || id > tail->record.id)
+			continue;
+		for (GList *l = q->head; l; l = l->next) {
+			Entry *entry = l->data;
+
+			if (entry->record.id == id) {
+				g_queue_delete_link(q, l);
+				entry_free(entry);
+				return;
+			}
+		}
+	}
+}
+
 /* Deletes row @id, keeping the accounting; FALSE when it was not there. */
 static gboolean delete_row(HubOutbox *outbox, guint64 id)
 {
@@ -340,10 +365,13 @@ static guint drop_selected(HubOutbox *outbox, guint which, gint64 bind_first, gu
 	sqlite3_reset(s);
 	if (ids->len == 0)
 		return 0;
-	forget_read_ahead(outbox);
-	for (guint i = 0; i < ids->len; i++)
-		if (delete_row(outbox, g_array_index(ids, guint64, i)))
+	for (guint i = 0; i < ids->len; i++) {
+		guint64 id = g_array_index(ids, guint64, i);
+
+		forget_entry(outbox, id);
+		if (delete_row(outbox, id))
 			dropped++;
+	}
 	count(outbox, counter, dropped);
 	return dropped;
 }

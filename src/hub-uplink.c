@@ -66,8 +66,10 @@ static gboolean drain_cb(gpointer user_data)
 
 static void schedule_drain(HubUplink *uplink)
 {
+	/* Default priority, not idle: devices reporting without pause would
+	 * otherwise starve the uplink. */
 	if (!uplink->drain_source && uplink->attached && uplink->connected)
-		uplink->drain_source = g_idle_add(drain_cb, uplink);
+		uplink->drain_source = g_idle_add_full(G_PRIORITY_DEFAULT, drain_cb, uplink, NULL);
 }
 
 /* ---- the envelope ---- */

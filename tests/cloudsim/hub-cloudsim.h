@@ -205,6 +205,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubCloudsimMessage, hub_cloudsim_message_free)
 gboolean hub_cloudsim_send(HubCloudsim *sim, const char *topic, const void *payload, gsize len);
 /* Copies of the messages recorded from index @from on (g_ptr_array_unref). */
 GPtrArray *hub_cloudsim_uplink(HubCloudsim *sim, guint from);
+/* Messages received on north/#, recorded or not. */
 guint hub_cloudsim_uplink_count(HubCloudsim *sim);
+/* TRUE: count what arrives, keep nothing (benchmarks; recorded indices then
+ * no longer match the count). */
+void hub_cloudsim_set_count_only(HubCloudsim *sim, gboolean count_only);
 /* TRUE once at least @n messages were recorded. */
 gboolean hub_cloudsim_wait_uplink(HubCloudsim *sim, guint n, guint timeout_ms);
