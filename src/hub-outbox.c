@@ -29,6 +29,7 @@ enum {
 	STMT_OLDEST_OF_PRIORITY,
 	STMT_OLDEST,
 	STMT_META_SET,
+	STMT_EXISTS,
 	N_STMTS
 };
 
@@ -44,6 +45,7 @@ static const char *const stmt_sql[N_STMTS] = {
 	[STMT_OLDEST_OF_PRIORITY] = "SELECT id FROM outbox WHERE priority = ?1 ORDER BY id LIMIT ?2",
 	[STMT_OLDEST] = "SELECT created_ms FROM outbox ORDER BY id LIMIT 1",
 	[STMT_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
+	[STMT_EXISTS] = "SELECT 1 FROM outbox WHERE id = ?1",
 };
 
 static const char schema_sql[] =
@@ -482,6 +484,22 @@ gboolean hub_outbox_push(HubOutbox *outbox, guint kind, guint priority, guint tt
 	outbox->bytes += len;
 	count(outbox, COUNTER_PUSHED, 1);
 	return TRUE;
+}
+
+guint64 hub_outbox_last_id(HubOutbox *outbox)
+{
+	return outbox->counters[COUNTER_LAST_ID];
+}
+
+gboolean hub_outbox_contains(HubOutbox *outbox, guint64 id)
+{
+	sqlite3_stmt *s = hub_sqlite_stmt(outbox->db, STMT_EXISTS);
+	gboolean found;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+	found = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	return found;
 }
 
 /* ---- sending ---- */

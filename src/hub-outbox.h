@@ -78,6 +78,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubOutbox, hub_outbox_free)
 gboolean hub_outbox_push(HubOutbox *outbox, guint kind, guint priority, guint ttl_s, const void *payload,
 			 gsize len, GError **error);
 
+/* The id the last successful hub_outbox_push() gave its message. */
+guint64 hub_outbox_last_id(HubOutbox *outbox);
+/* Whether message @id is still queued (not acknowledged, dropped or expired). */
+gboolean hub_outbox_contains(HubOutbox *outbox, guint64 id);
+
 /* The oldest message not handed out yet, now in flight; NULL when there is
  * none. Expired messages met on the way are dropped. */
 HubOutboxRecord *hub_outbox_next(HubOutbox *outbox);

@@ -49,6 +49,7 @@ struct _HubUplink {
 	guint drain_source;
 
 	GHashTable *tracked;     /* trace ids of the cloud's running commands */
+	GHashTable *reports;     /* guint64* outbox id -> "device id\x1fchecksum": capability reports not yet acknowledged */
 	char message_prefix[17]; /* random per start: message ids stay unique across restarts */
 	guint64 message_count;
 };
@@ -193,7 +194,23 @@ static void push_lifecycle(HubUplink *uplink, HubDevice *device, const char *sta
 	hub_uplink_push(uplink, HUB_UPLINK_KIND_LIFECYCLE, "DEVICE_LIFE_CYCLE", payload);
 }
 
-/* Sends the device's capability report unless the cloud has this very one. */
+/* Whether a report of @device with @checksum waits in the outbox already. */
+static gboolean report_queued(HubUplink *uplink, const char *device_id, const char *checksum)
+{
+	g_autofree char *value = g_strdup_printf("%s\x1f%s", device_id, checksum);
+	GHashTableIter iter;
+	gpointer v;
+
+	g_hash_table_iter_init(&iter, uplink->reports);
+	while (g_hash_table_iter_next(&iter, NULL, &v))
+		if (g_str_equal(v, value))
+			return TRUE;
+	return FALSE;
+}
+
+/* Sends the device's capability report unless the cloud has this very one
+ * (remembered at the broker's PUBACK, so a report dropped or lost on the
+ * way is sent again) or it waits in the outbox already. */
 static void push_capabilities(HubUplink *uplink, HubDevice *device)
 {
 	g_autoptr(JsonNode) report = hub_device_build_capability_report(device);
@@ -201,14 +218,18 @@ static void push_capabilities(HubUplink *uplink, HubDevice *device)
 	g_autofree char *checksum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
 	g_autofree char *sent = hub_store_kv_get(uplink->store, REPORTS_OWNER, device->id);
 	JsonObject *payload;
+	guint64 *id;
 
-	if (g_strcmp0(sent, checksum) == 0)
+	if (g_strcmp0(sent, checksum) == 0 || report_queued(uplink, device->id, checksum))
 		return;
 	payload = json_object_new();
 	json_object_set_string_member(payload, "deviceId", device->id);
 	json_object_set_member(payload, "capabilityReport", g_steal_pointer(&report));
-	if (hub_uplink_push(uplink, HUB_UPLINK_KIND_CAPABILITIES, "CAPABILITY_REPORT", payload))
-		hub_store_kv_set(uplink->store, REPORTS_OWNER, device->id, checksum);
+	if (!hub_uplink_push(uplink, HUB_UPLINK_KIND_CAPABILITIES, "CAPABILITY_REPORT", payload))
+		return;
+	id = g_new(guint64, 1);
+	*id = hub_outbox_last_id(uplink->outbox);
+	g_hash_table_insert(uplink->reports, id, g_strdup_printf("%s\x1f%s", device->id, checksum));
 }
 
 static void push_full_state(HubUplink *uplink, HubDevice *device)
@@ -335,6 +356,14 @@ void hub_uplink_connected(HubUplink *uplink)
 	uplink->connected = TRUE;
 	if (uplink->enabled) {
 		g_autoptr(GPtrArray) devices = hub_registry_list(uplink->registry);
+		GHashTableIter iter;
+		gpointer id;
+
+		/* Reports dropped or expired meanwhile are sent again below. */
+		g_hash_table_iter_init(&iter, uplink->reports);
+		while (g_hash_table_iter_next(&iter, &id, NULL))
+			if (!hub_outbox_contains(uplink->outbox, *(guint64 *)id))
+				g_hash_table_iter_remove(&iter);
 
 		/* The cloud may have missed anything while we were away. */
 		for (guint i = 0; i < devices->len; i++) {
@@ -358,10 +387,20 @@ void hub_uplink_disconnected(HubUplink *uplink)
 gboolean hub_uplink_published(HubUplink *uplink, int mid)
 {
 	guint64 *id = g_hash_table_lookup(uplink->mids, GINT_TO_POINTER(mid));
+	const char *report;
 
 	if (!id)
 		return FALSE;
 	hub_outbox_ack(uplink->outbox, *id);
+	report = g_hash_table_lookup(uplink->reports, id);
+	if (report) {
+		g_auto(GStrv) parts = g_strsplit(report, "\x1f", 2);
+
+		/* Not for a device removed meanwhile. */
+		if (hub_registry_lookup(uplink->registry, parts[0]))
+			hub_store_kv_set(uplink->store, REPORTS_OWNER, parts[0], parts[1]);
+		g_hash_table_remove(uplink->reports, id);
+	}
 	g_hash_table_remove(uplink->mids, GINT_TO_POINTER(mid));
 	drain(uplink);
 	return TRUE;
@@ -381,6 +420,7 @@ HubUplink *hub_uplink_new(HubRegistry *registry, HubEventBus *bus, HubCommandPip
 	uplink->outbox = outbox;
 	uplink->mids = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	uplink->tracked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	uplink->reports = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	g_snprintf(uplink->message_prefix, sizeof(uplink->message_prefix), "%08x%08x", g_random_int(),
 		   g_random_int());
 	uplink->subscription = hub_event_bus_subscribe(bus, on_event, uplink);
@@ -395,6 +435,7 @@ void hub_uplink_free(HubUplink *uplink)
 	hub_uplink_detach(uplink);
 	g_hash_table_unref(uplink->mids);
 	g_hash_table_unref(uplink->tracked);
+	g_hash_table_unref(uplink->reports);
 	g_free(uplink);
 }
 
@@ -412,6 +453,7 @@ void hub_uplink_clear(HubUplink *uplink)
 {
 	g_hash_table_remove_all(uplink->mids);
 	g_hash_table_remove_all(uplink->tracked);
+	g_hash_table_remove_all(uplink->reports);
 	hub_outbox_clear(uplink->outbox);
 	hub_store_kv_clear(uplink->store, REPORTS_OWNER);
 }

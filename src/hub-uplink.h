@@ -8,7 +8,8 @@
  *   - DEVICE_EVENT for every data-model event;
  *   - DEVICE_LIFE_CYCLE when a device is added, removed, goes on- or offline;
  *   - CAPABILITY_REPORT when a device is added or its description changes
- *     (also for devices that existed before the hub was provisioned);
+ *     (also for devices that existed before the hub was provisioned), until
+ *     the broker acknowledged that very report;
  *   - the answers to the cloud's commands and setup tasks (hub-downlink.c).
  * Messages are queued while the hub is provisioned, sent in queue order
  * (QoS 1) over the session the transport attached whenever it is

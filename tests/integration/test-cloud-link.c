@@ -951,6 +951,31 @@ static void test_unacknowledged_kept(void)
 	received_clear(&r);
 }
 
+/* Bad [outbox] values stop hubd with the group and key named. */
+static void test_outbox_bad_config(void)
+{
+	const struct {
+		const char *config;
+		const char *message;
+	} cases[] = {
+		{ "[outbox]\nmax-records=0\n", "[outbox] max-records must be 1-100000000" },
+		{ "[outbox]\nmax-bytes=10\n", "[outbox] max-bytes must be 4096-4294967295" },
+		{ "[outbox]\ncommit-interval-ms=soon\n", "[outbox] commit-interval-ms must be 1-60000" },
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(Fixture) f = fixture_new(PLUGS_CONF, cases[i].config);
+		g_autoptr(GSubprocess) hubd = hub_test_env_spawn_hubd(f->env);
+		g_autofree char *log = NULL;
+
+		g_assert_true(g_subprocess_wait(hubd, NULL, NULL));
+		g_assert_cmpint(g_subprocess_get_exit_status(hubd), !=, 0);
+		log = hub_test_env_read_log(f->env);
+		if (!strstr(log, cases[i].message))
+			g_error("\"%s\" not in hubd's log:\n%s", cases[i].message, log);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -964,5 +989,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/cloud/outbox/kill-during-drain", test_kill_during_drain);
 	g_test_add_func("/cloud/outbox/quota", test_quota);
 	g_test_add_func("/cloud/outbox/unacknowledged-kept", test_unacknowledged_kept);
+	g_test_add_func("/cloud/outbox/bad-config", test_outbox_bad_config);
 	return g_test_run();
 }
