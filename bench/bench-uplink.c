@@ -123,16 +123,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Hub, hub_free)
 
 static JsonObject *cloud_status(Hub *h)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) reply = hub_test_call(h->env, "/org/hubd/Hub1", "org.hubd.Hub1.Manager", "GetCloudStatus",
-						  NULL, "(s)", &error);
-	g_autoptr(JsonParser) parser = json_parser_new();
-	const char *text;
-
-	g_assert_no_error(error);
-	g_variant_get(reply, "(&s)", &text);
-	g_assert_true(json_parser_load_from_data(parser, text, -1, NULL));
-	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+	return hub_test_env_cloud_status(h->env);
 }
 
 static gint64 outbox_figure(Hub *h, const char *member)

@@ -426,3 +426,28 @@ JsonObject *hub_test_env_cert_status(HubTestEnv *env, const char *role)
 	}
 	g_error("no role %s in hubctl cert status", role);
 }
+
+JsonObject *hub_test_parse_object(const char *text)
+{
+	g_autoptr(JsonParser) parser = json_parser_new();
+
+	if (!text || !json_parser_load_from_data(parser, text, -1, NULL) ||
+	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+		return NULL;
+	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+JsonObject *hub_test_env_cloud_status(HubTestEnv *env)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = hub_test_call(env, "/org/hubd/Hub1", "org.hubd.Hub1.Manager", "GetCloudStatus",
+						  NULL, "(s)", &error);
+	const char *text;
+	JsonObject *status;
+
+	g_assert_no_error(error);
+	g_variant_get(reply, "(&s)", &text);
+	status = hub_test_parse_object(text);
+	g_assert_nonnull(status);
+	return status;
+}

@@ -86,3 +86,7 @@ gint hub_test_run_tool(HubTestEnv *env, const char *const *argv, char **out, cha
 gint hub_test_env_hubctl(HubTestEnv *env, char **out, char **err, ...) G_GNUC_NULL_TERMINATED;
 /* The entry of @role in `hubctl --json cert status` (asserted to succeed). */
 JsonObject *hub_test_env_cert_status(HubTestEnv *env, const char *role);
+/* Manager.GetCloudStatus, parsed (json_object_unref); the test fails on a D-Bus error. */
+JsonObject *hub_test_env_cloud_status(HubTestEnv *env);
+/* @text as a JSON object (json_object_unref), or NULL when it is not one. */
+JsonObject *hub_test_parse_object(const char *text);

@@ -99,15 +99,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Fixture, fixture_free)
 
 /* ---- reading what the hub published ---- */
 
-static JsonObject *parse_object(const char *text)
-{
-	g_autoptr(JsonParser) parser = json_parser_new();
-
-	if (!json_parser_load_from_data(parser, text, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-		return NULL;
-	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
-}
-
 static const char *string_or_null(JsonObject *object, const char *name)
 {
 	return object ? json_object_get_string_member_with_default(object, name, NULL) : NULL;
@@ -143,7 +134,7 @@ static gboolean scan(gpointer data)
 	match_clear(m);
 	for (guint i = 0; i < messages->len; i++) {
 		HubCloudsimMessage *message = g_ptr_array_index(messages, i);
-		g_autoptr(JsonObject) envelope = parse_object(message->payload);
+		g_autoptr(JsonObject) envelope = hub_test_parse_object(message->payload);
 		JsonObject *payload = envelope ? payload_of(envelope) : NULL;
 		const char *trace = string_or_null(payload, "traceId");
 
@@ -196,14 +187,7 @@ static guint count_messages(Fixture *f, const char *type, const char *trace_id, 
 
 static JsonObject *cloud_status(Fixture *f)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) reply = hub_test_call(f->env, "/org/hubd/Hub1", "org.hubd.Hub1.Manager", "GetCloudStatus",
-						  NULL, "(s)", &error);
-	const char *text;
-
-	g_assert_no_error(error);
-	g_variant_get(reply, "(&s)", &text);
-	return parse_object(text);
+	return hub_test_env_cloud_status(f->env);
 }
 
 static JsonObject *outbox_status(Fixture *f)
@@ -354,7 +338,7 @@ static void test_command_round_trip(void)
 		g_usleep(10 * 1000);
 	messages = hub_cloudsim_uplink(f->sim, 0);
 	for (guint i = messages->len, n = 0; i-- > 0 && n == 0;) {
-		g_autoptr(JsonObject) envelope = parse_object(((HubCloudsimMessage *)g_ptr_array_index(messages, i))->payload);
+		g_autoptr(JsonObject) envelope = hub_test_parse_object(((HubCloudsimMessage *)g_ptr_array_index(messages, i))->payload);
 
 		if (g_strcmp0(string_or_null(envelope, "messageType"), "COMMAND_ACK") == 0) {
 			g_assert_cmpstr(string_or_null(payload_of(envelope), "status"), ==, "DUPLICATE");
@@ -423,7 +407,7 @@ static JsonObject *wait_refusal(Fixture *f, const char *type, const char *trace_
 
 		for (guint i = 0; i < messages->len && !found; i++) {
 			g_autoptr(JsonObject) envelope =
-				parse_object(((HubCloudsimMessage *)g_ptr_array_index(messages, i))->payload);
+				hub_test_parse_object(((HubCloudsimMessage *)g_ptr_array_index(messages, i))->payload);
 			JsonObject *p = envelope ? payload_of(envelope) : NULL;
 
 			if (p && g_strcmp0(string_or_null(envelope, "messageType"), type) == 0 &&
@@ -736,7 +720,7 @@ static void collect(Fixture *f, guint from, Received *r)
 	for (guint i = 0; i < PLUGS; i++)
 		r->values[i] = g_ptr_array_new();
 	for (guint i = 0; i < messages->len; i++) {
-		g_autoptr(JsonObject) envelope = parse_object(((HubCloudsimMessage *)g_ptr_array_index(messages, i))->payload);
+		g_autoptr(JsonObject) envelope = hub_test_parse_object(((HubCloudsimMessage *)g_ptr_array_index(messages, i))->payload);
 		JsonObject *payload = envelope ? payload_of(envelope) : NULL;
 		const char *device;
 		JsonNode *on_off;
@@ -878,6 +862,17 @@ static void test_kill_during_drain(void)
 	received_clear(&r);
 }
 
+/* Starts hubd with one plug, waits until its full state went up and the
+ * outbox is empty; returns the uplink count from then on. */
+static guint start_quiet(Fixture *f)
+{
+	start_connected(f);
+	while (count_messages(f, "DEVICE_STATE", NULL, "plug-00") < 1)
+		g_usleep(20 * 1000);
+	wait_outbox(f, "records", 0, FALSE);
+	return hub_cloudsim_uplink_count(f->sim);
+}
+
 /* Over its quota the outbox drops exactly as documented: the oldest of the
  * lowest priority first, and a message below everything queued itself. */
 static void test_quota(void)
@@ -890,11 +885,7 @@ static void test_quota(void)
 	Received r;
 	guint from;
 
-	start_connected(f);
-	while (count_messages(f, "DEVICE_STATE", NULL, "plug-00") < 1)
-		g_usleep(20 * 1000);
-	wait_outbox(f, "records", 0, FALSE);
-	from = hub_cloudsim_uplink_count(f->sim);
+	from = start_quiet(f);
 	outbox = outbox_status(f);
 	pushed = json_object_get_int_member(outbox, "pushed");
 	g_clear_pointer(&outbox, json_object_unref);
@@ -931,11 +922,7 @@ static void test_unacknowledged_kept(void)
 	Received r;
 	guint from;
 
-	start_connected(f);
-	while (count_messages(f, "DEVICE_STATE", NULL, "plug-00") < 1)
-		g_usleep(20 * 1000);
-	wait_outbox(f, "records", 0, FALSE);
-	from = hub_cloudsim_uplink_count(f->sim);
+	from = start_quiet(f);
 	hub_cloudsim_broker_pause(f->sim, TRUE);
 	switch_plugs(f, 1, 20);
 	wait_outbox(f, "inFlight", 20, FALSE);

@@ -162,28 +162,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Fixture, fixture_free)
 
 /* ---- reading the state ---- */
 
+/* The identity file, asserted to be a JSON object. */
 static JsonObject *parse_object(const char *text)
 {
-	g_autoptr(JsonParser) parser = json_parser_new();
-	g_autoptr(GError) error = NULL;
+	JsonObject *object = hub_test_parse_object(text);
 
-	json_parser_load_from_data(parser, text, -1, &error);
-	g_assert_no_error(error);
-	g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)));
-	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+	g_assert_nonnull(object);
+	return object;
 }
 
 /* Manager.GetCloudStatus. */
 static JsonObject *cloud_status(Fixture *f)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) reply = hub_test_call(f->env, "/org/hubd/Hub1", "org.hubd.Hub1.Manager", "GetCloudStatus",
-						  NULL, "(s)", &error);
-	const char *text;
-
-	g_assert_no_error(error);
-	g_variant_get(reply, "(&s)", &text);
-	return parse_object(text);
+	return hub_test_env_cloud_status(f->env);
 }
 
 static const char *string_or_null(JsonObject *object, const char *name)

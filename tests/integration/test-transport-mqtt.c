@@ -25,26 +25,9 @@
 	"{\"traceId\": \"mqtt-1\", \"deviceId\": \"plug-1\", \"endpoints\": [{\"endpointId\": \"1\","    \
 	" \"capabilities\": [{\"id\": \"matter.OnOff@1.4\", \"actions\": [{\"name\": \"On\"}]}]}]}"
 
-static JsonObject *parse_object(const char *text)
-{
-	g_autoptr(JsonParser) parser = json_parser_new();
-
-	if (!text || !json_parser_load_from_data(parser, text, -1, NULL) ||
-	    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-		return NULL;
-	return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
-}
-
 static JsonObject *cloud_status(HubTestEnv *env)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GVariant) reply = hub_test_call(env, "/org/hubd/Hub1", "org.hubd.Hub1.Manager", "GetCloudStatus",
-						  NULL, "(s)", &error);
-	const char *text;
-
-	g_assert_no_error(error);
-	g_variant_get(reply, "(&s)", &text);
-	return parse_object(text);
+	return hub_test_env_cloud_status(env);
 }
 
 typedef struct {
@@ -183,7 +166,7 @@ static void test_plain_password(void)
 	/* The same payloads as aws-iot, under the prefix. */
 	text = hub_test_mqtt_wait_message(observer, "site/7/hub/state", TIMEOUT_MS, &error);
 	g_assert_no_error(error);
-	state = parse_object(text);
+	state = hub_test_parse_object(text);
 	g_assert_cmpstr(json_object_get_string_member(state, "messageType"), ==, "DEVICE_STATE");
 	g_assert_true(json_object_get_boolean_member(json_object_get_object_member(state, "payload"), "full"));
 	g_clear_pointer(&text, g_free);
@@ -192,13 +175,13 @@ static void test_plain_password(void)
 	g_assert_no_error(error);
 	text = hub_test_mqtt_wait_message(observer, "site/7/hub/command/ack", TIMEOUT_MS, &error);
 	g_assert_no_error(error);
-	ack = parse_object(text);
+	ack = hub_test_parse_object(text);
 	g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(ack, "payload"), "status"), ==,
 			"ACCEPTED");
 	g_clear_pointer(&text, g_free);
 	text = hub_test_mqtt_wait_message(observer, "site/7/hub/command/response", TIMEOUT_MS, &error);
 	g_assert_no_error(error);
-	response = parse_object(text);
+	response = hub_test_parse_object(text);
 	g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(response, "payload"), "responseCode"),
 			==, 200);
 
