@@ -18,7 +18,7 @@
 /* How far ahead of what is handed out the file promises: a crash can then
  * only have sent ids below the promise, at the cost of one commit per this
  * many messages. */
-#define HANDED_AHEAD 1024
+#define HANDED_AHEAD 8192
 
 enum {
 	STMT_INSERT,
@@ -91,6 +91,7 @@ typedef struct {
 	guint64 cursor;    /* the next id to read from the file */
 	GQueue read_ahead; /* Entry*, ids below @cursor */
 	guint64 handed;    /* the highest id handed out, exactly */
+	gboolean drained;  /* the file holds nothing at or after @cursor: no query until that changes */
 } Lane;
 
 struct _HubOutbox {
@@ -106,6 +107,11 @@ struct _HubOutbox {
 	gboolean counters_dirty;
 
 	Lane lanes[N_LANES];
+	/* Pushed since the last commit, not in the file yet: written at the
+	 * commit unless acknowledged (or dropped) before, so a message the
+	 * broker takes within one commit interval never reaches the disk. */
+	GQueue fresh;          /* Entry*, by id */
+	GHashTable *fresh_ids; /* guint64* id (the entry's) -> GList* in @fresh */
 	GHashTable *in_flight; /* guint64* id -> GUINT_TO_POINTER(lane + 1) */
 	guint64 resend_upto[N_LANES]; /* ids up to this one were handed out before, per lane */
 	guint sweep_source;
@@ -136,11 +142,46 @@ static void count(HubOutbox *outbox, Counter counter, guint64 n)
 	outbox->counters_dirty = TRUE;
 }
 
-/* Inside the batch, right before it commits: one row per counter, not one per message. */
-static void save_counters(HubSqlite *db, gpointer user_data)
+static guint lane_of(guint priority)
+{
+	return priority == HUB_OUTBOX_PRIORITIES - 1 ? LANE_URGENT : LANE_QUEUE;
+}
+
+/* The fresh messages still queued go to the file. */
+static void write_fresh(HubOutbox *outbox)
+{
+	Entry *entry;
+
+	/* What was fresh and not handed out yet is in the file from now on. */
+	if (!g_queue_is_empty(&outbox->fresh))
+		for (guint i = 0; i < N_LANES; i++)
+			outbox->lanes[i].drained = FALSE;
+	while ((entry = g_queue_pop_head(&outbox->fresh))) {
+		sqlite3_stmt *s = hub_sqlite_stmt(outbox->db, STMT_INSERT);
+		gsize len;
+		const void *data = g_bytes_get_data(entry->record.payload, &len);
+
+		g_hash_table_remove(outbox->fresh_ids, &entry->record.id);
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)entry->record.id);
+		sqlite3_bind_int(s, 2, (int)entry->record.kind);
+		sqlite3_bind_int(s, 3, (int)entry->record.priority);
+		sqlite3_bind_int64(s, 4, entry->record.created_ms);
+		sqlite3_bind_int64(s, 5, entry->expires_ms);
+		/* Never NULL: that would bind SQL NULL, not an empty payload. */
+		sqlite3_bind_blob64(s, 6, data ? data : "", len, SQLITE_STATIC);
+		hub_sqlite_run(outbox->db, s);
+		sqlite3_clear_bindings(s);
+		entry_free(entry);
+	}
+}
+
+/* Inside the batch, right before it commits: the fresh messages, and one
+ * row per counter, not one per message. */
+static void before_commit(HubSqlite *db, gpointer user_data)
 {
 	HubOutbox *outbox = user_data;
 
+	write_fresh(outbox);
 	if (!outbox->counters_dirty)
 		return;
 	for (guint i = 0; i < N_COUNTERS; i++) {
@@ -225,6 +266,8 @@ HubOutbox *hub_outbox_open(const char *path, const HubOutboxLimits *limits, GErr
 	outbox->max_bytes = limits->max_bytes ? limits->max_bytes : DEFAULT_MAX_BYTES;
 	outbox->max_records = limits->max_records ? limits->max_records : DEFAULT_MAX_RECORDS;
 	outbox->in_flight = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	g_queue_init(&outbox->fresh);
+	outbox->fresh_ids = g_hash_table_new(g_int64_hash, g_int64_equal);
 	for (guint i = 0; i < N_LANES; i++)
 		g_queue_init(&outbox->lanes[i].read_ahead);
 	outbox->lanes[LANE_URGENT].stmt = STMT_READ_URGENT;
@@ -233,7 +276,7 @@ HubOutbox *hub_outbox_open(const char *path, const HubOutboxLimits *limits, GErr
 		hub_outbox_free(outbox);
 		return NULL;
 	}
-	hub_sqlite_set_commit_func(db, save_counters, outbox);
+	hub_sqlite_set_commit_func(db, before_commit, outbox);
 	outbox->sweep_source = g_timeout_add_seconds(EXPIRY_SWEEP_S, sweep_cb, outbox);
 	return outbox;
 }
@@ -254,6 +297,9 @@ void hub_outbox_free(HubOutbox *outbox)
 	}
 	for (guint i = 0; i < N_LANES; i++)
 		g_queue_clear_full(&outbox->lanes[i].read_ahead, entry_free);
+	/* Written by the last commit above, unless the file refused. */
+	g_hash_table_unref(outbox->fresh_ids);
+	g_queue_clear_full(&outbox->fresh, entry_free);
 	g_hash_table_unref(outbox->in_flight);
 	g_free(outbox);
 }
@@ -275,6 +321,7 @@ static void forget_read_ahead(HubOutbox *outbox)
 		if (head)
 			lane->cursor = head->record.id;
 		g_queue_clear_full(&lane->read_ahead, entry_free);
+		lane->drained = FALSE;
 	}
 }
 
@@ -303,27 +350,43 @@ static void forget_entry(HubOutbox *outbox, guint64 id)
 	}
 }
 
-/* Deletes row @id, keeping the accounting; FALSE when it was not there. */
+static void unaccount(HubOutbox *outbox, gint64 priority, guint64 len)
+{
+	outbox->bytes -= MIN(outbox->bytes, len);
+	outbox->records -= MIN(outbox->records, 1u);
+	if (priority >= 0 && priority < HUB_OUTBOX_PRIORITIES) {
+		outbox->records_by_priority[priority] -= MIN(outbox->records_by_priority[priority], 1u);
+		outbox->bytes_by_priority[priority] -= MIN(outbox->bytes_by_priority[priority], len);
+	}
+}
+
+/* Deletes message @id, fresh or in the file, keeping the accounting; FALSE
+ * when it was not there. */
 static gboolean delete_row(HubOutbox *outbox, guint64 id)
 {
-	sqlite3_stmt *s = hub_sqlite_stmt(outbox->db, STMT_DELETE);
+	sqlite3_stmt *s;
+	GList *link = g_hash_table_lookup(outbox->fresh_ids, &id);
 	gboolean found = FALSE;
 	int rc;
 
+	if (link) {
+		Entry *entry = link->data;
+
+		/* Never written: nothing to delete on disk. */
+		g_hash_table_remove(outbox->fresh_ids, &id);
+		g_queue_delete_link(&outbox->fresh, link);
+		unaccount(outbox, entry->record.priority, g_bytes_get_size(entry->record.payload));
+		entry_free(entry);
+		g_hash_table_remove(outbox->in_flight, &id);
+		return TRUE;
+	}
+	s = hub_sqlite_stmt(outbox->db, STMT_DELETE);
 	hub_sqlite_begin_write(outbox->db);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		gint64 priority = sqlite3_column_int64(s, 1);
-		guint64 len = (guint64)MAX(sqlite3_column_int64(s, 0), 0);
-
 		found = TRUE;
-		outbox->bytes -= MIN(outbox->bytes, len);
-		outbox->records -= MIN(outbox->records, 1u);
-		if (priority >= 0 && priority < HUB_OUTBOX_PRIORITIES) {
-			outbox->records_by_priority[priority] -= MIN(outbox->records_by_priority[priority], 1u);
-			outbox->bytes_by_priority[priority] -= MIN(outbox->bytes_by_priority[priority], len);
-		}
+		unaccount(outbox, sqlite3_column_int64(s, 1), (guint64)MAX(sqlite3_column_int64(s, 0), 0));
 		rc = sqlite3_step(s);
 	}
 	if (rc != SQLITE_DONE)
@@ -365,6 +428,13 @@ static guint drop_selected(HubOutbox *outbox, guint which, gint64 bind_first, gu
 		g_array_append_val(ids, id);
 	}
 	sqlite3_reset(s);
+	/* The fresh messages are newer than every one in the file. */
+	for (GList *l = outbox->fresh.head; l && ids->len < limit; l = l->next) {
+		Entry *entry = l->data;
+
+		if (which == STMT_EXPIRED ? entry->expires_ms <= bind_first : (gint64)entry->record.priority == bind_first)
+			g_array_append_val(ids, entry->record.id);
+	}
 	if (ids->len == 0)
 		return 0;
 	for (guint i = 0; i < ids->len; i++) {
@@ -448,9 +518,9 @@ static gboolean make_room(HubOutbox *outbox, guint priority, gsize len)
 gboolean hub_outbox_push(HubOutbox *outbox, guint kind, guint priority, guint ttl_s, const void *payload,
 			 gsize len, GError **error)
 {
-	sqlite3_stmt *s;
 	gint64 now = hub_now_ms();
 	guint64 id;
+	Entry *entry;
 
 	priority = MIN(priority, HUB_OUTBOX_PRIORITIES - 1);
 	if (len > outbox->max_bytes || !make_room(outbox, priority, len)) {
@@ -464,20 +534,17 @@ gboolean hub_outbox_push(HubOutbox *outbox, guint kind, guint priority, guint tt
 		return FALSE;
 	}
 	id = ++outbox->counters[COUNTER_LAST_ID];
-	s = hub_sqlite_stmt(outbox->db, STMT_INSERT);
+	entry = g_new0(Entry, 1);
+	entry->record.id = id;
+	entry->record.kind = kind;
+	entry->record.priority = priority;
+	entry->record.created_ms = now;
+	entry->expires_ms = now + (gint64)ttl_s * 1000;
+	entry->record.payload = g_bytes_new(payload, len);
+	g_queue_push_tail(&outbox->fresh, entry);
+	g_hash_table_insert(outbox->fresh_ids, &entry->record.id, outbox->fresh.tail);
+	/* Opens the batch: the commit writes what is still fresh then. */
 	hub_sqlite_begin_write(outbox->db);
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
-	sqlite3_bind_int(s, 2, (int)kind);
-	sqlite3_bind_int(s, 3, (int)priority);
-	sqlite3_bind_int64(s, 4, now);
-	sqlite3_bind_int64(s, 5, now + (gint64)ttl_s * 1000);
-	/* Never NULL: that would bind SQL NULL, not an empty payload. */
-	sqlite3_bind_blob64(s, 6, payload ? payload : "", len, SQLITE_STATIC);
-	if (!hub_sqlite_run(outbox->db, s)) {
-		g_set_error(error, HUB_ERROR, HUB_ERROR_FAILED, "cannot write to %s: %s", hub_sqlite_path(outbox->db),
-			    sqlite3_errmsg(hub_sqlite_handle(outbox->db)));
-		return FALSE;
-	}
 	outbox->records++;
 	outbox->records_by_priority[priority]++;
 	outbox->bytes_by_priority[priority] += len;
@@ -493,8 +560,12 @@ guint64 hub_outbox_last_id(HubOutbox *outbox)
 
 gboolean hub_outbox_contains(HubOutbox *outbox, guint64 id)
 {
-	sqlite3_stmt *s = hub_sqlite_stmt(outbox->db, STMT_EXISTS);
+	sqlite3_stmt *s;
 	gboolean found;
+
+	if (g_hash_table_contains(outbox->fresh_ids, &id))
+		return TRUE;
+	s = hub_sqlite_stmt(outbox->db, STMT_EXISTS);
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
 	found = sqlite3_step(s) == SQLITE_ROW;
@@ -507,6 +578,7 @@ gboolean hub_outbox_contains(HubOutbox *outbox, guint64 id)
 static void read_ahead(HubOutbox *outbox, Lane *lane)
 {
 	sqlite3_stmt *s = hub_sqlite_stmt(outbox->db, lane->stmt);
+	guint n = 0;
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)lane->cursor);
 	sqlite3_bind_int(s, 2, READ_AHEAD);
@@ -521,25 +593,62 @@ static void read_ahead(HubOutbox *outbox, Lane *lane)
 		entry->record.payload = g_bytes_new(sqlite3_column_blob(s, 5), (gsize)sqlite3_column_bytes(s, 5));
 		lane->cursor = entry->record.id + 1;
 		g_queue_push_tail(&lane->read_ahead, entry);
+		n++;
 	}
 	sqlite3_reset(s);
+	lane->drained = n < READ_AHEAD;
 }
 
 /* The next entry to send, read ahead if needed; NULL when both lanes are empty. */
+/* The lane's next fresh message at or after its cursor, as a copy (the
+ * fresh one stays until it is committed or acknowledged). Fresh ids are
+ * nearly consecutive, so this looks them up one by one from the cursor. */
+static Entry *next_fresh(HubOutbox *outbox, guint lane_index)
+{
+	Lane *lane = &outbox->lanes[lane_index];
+	Entry *first = g_queue_peek_head(&outbox->fresh);
+	Entry *last = g_queue_peek_tail(&outbox->fresh);
+
+	if (!first)
+		return NULL;
+	for (guint64 id = MAX(lane->cursor, first->record.id); id <= last->record.id; id++) {
+		GList *link = g_hash_table_lookup(outbox->fresh_ids, &id);
+		Entry *entry, *copy;
+
+		if (!link)
+			continue;
+		entry = link->data;
+		if (lane_of(entry->record.priority) != lane_index)
+			continue;
+		copy = g_new(Entry, 1);
+		*copy = *entry;
+		g_bytes_ref(copy->record.payload);
+		lane->cursor = id + 1;
+		return copy;
+	}
+	return NULL;
+}
+
 static Entry *pop_entry(HubOutbox *outbox, guint *lane_index)
 {
 	for (guint i = 0; i < N_LANES; i++) {
 		Lane *lane = &outbox->lanes[i];
+		Entry *entry;
 
 		/* Nothing urgent is queued (the usual case): no read needed. */
 		if (i == LANE_URGENT && outbox->records_by_priority[HUB_OUTBOX_PRIORITIES - 1] == 0 &&
 		    g_queue_is_empty(&lane->read_ahead))
 			continue;
-		if (g_queue_is_empty(&lane->read_ahead))
+		if (g_queue_is_empty(&lane->read_ahead) && !lane->drained)
 			read_ahead(outbox, lane);
 		if (!g_queue_is_empty(&lane->read_ahead)) {
 			*lane_index = i;
 			return g_queue_pop_head(&lane->read_ahead);
+		}
+		entry = next_fresh(outbox, i);
+		if (entry) {
+			*lane_index = i;
+			return entry;
 		}
 	}
 	return NULL;
@@ -574,9 +683,9 @@ HubOutboxRecord *hub_outbox_next(HubOutbox *outbox)
 		outbox->lanes[lane].handed = MAX(outbox->lanes[lane].handed, record->id);
 		/* The file must know before the broker can: kill -9 may follow. */
 		if (record->id > outbox->counters[COUNTER_HANDED_MAX_URGENT + lane]) {
+			/* Ids go on from the last one; a restart starts above the
+			 * promise (load()), so new messages are never taken for resent. */
 			outbox->counters[COUNTER_HANDED_MAX_URGENT + lane] = record->id + HANDED_AHEAD;
-			outbox->counters[COUNTER_LAST_ID] =
-				MAX(outbox->counters[COUNTER_LAST_ID], record->id + HANDED_AHEAD);
 			outbox->counters_dirty = TRUE;
 			hub_sqlite_begin_write(outbox->db);
 			hub_sqlite_flush(outbox->db);
@@ -633,7 +742,10 @@ gboolean hub_outbox_clear(HubOutbox *outbox)
 	for (guint i = 0; i < N_LANES; i++) {
 		g_queue_clear_full(&outbox->lanes[i].read_ahead, entry_free);
 		outbox->lanes[i].cursor = outbox->counters[COUNTER_LAST_ID] + 1;
+		outbox->lanes[i].drained = FALSE;
 	}
+	g_hash_table_remove_all(outbox->fresh_ids);
+	g_queue_clear_full(&outbox->fresh, entry_free);
 	g_hash_table_remove_all(outbox->in_flight);
 	memset(outbox->records_by_priority, 0, sizeof(outbox->records_by_priority));
 	memset(outbox->bytes_by_priority, 0, sizeof(outbox->bytes_by_priority));
@@ -665,4 +777,7 @@ void hub_outbox_get_stats(HubOutbox *outbox, HubOutboxStats *stats)
 	if (sqlite3_step(s) == SQLITE_ROW)
 		stats->oldest_ms = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
+	/* Fresh messages are the newest: they count only when the file is empty. */
+	if (!stats->oldest_ms && !g_queue_is_empty(&outbox->fresh))
+		stats->oldest_ms = ((Entry *)g_queue_peek_head(&outbox->fresh))->record.created_ms;
 }

@@ -17,13 +17,16 @@
  *   priority (answers to the cloud's commands, which it waits for) overtakes
  *   the queue, in its own queue order.
  * - Writes join a batch transaction committed every commit interval, so
- *   a burst costs one commit instead of one fsync-bound commit per message.
- *   A message pushed less than one interval before a crash may be lost;
- *   one acknowledged less than one interval before a crash is sent again.
+ *   a burst costs one commit instead of one fsync-bound commit per message,
+ *   and a message queued in a batch is written only at its commit: one the
+ *   broker acknowledged by then never reaches the disk (the common case
+ *   while the link is up). A message pushed less than one interval before
+ *   a crash may be lost; one acknowledged less than one interval before a
+ *   crash is sent again.
  * - A message handed out again after a reconnect or a restart may reach the
  *   broker twice (QoS 1 allows it); such messages are counted as resent.
  *   After a crash the count is an upper bound: the file promises ids up to
- *   1024 ahead of what was handed out.
+ *   8192 ahead of what was handed out.
  *
  * Main thread only.
  */
