@@ -18,6 +18,7 @@
 #include "hub-test-broker.h"
 #include "hub-test-env.h"
 #include "hub-test-mqtt.h"
+#include "hub-test-pki.h"
 
 #define TIMEOUT_MS 20000
 #define DEVICES "[device plug-1]\ntype=plug\nlatency-ms=10\n"
@@ -67,7 +68,9 @@ static void wait_connection(HubTestEnv *env, const char *state, const char *erro
 typedef struct {
 	char *dir;
 	GSubprocess *process;
+	HubTestPki *pki;
 	guint16 hub_port;  /* user name and password required */
+	guint16 tls_port;  /* the same over TLS, no client certificate */
 	guint16 open_port; /* anonymous: the test's observer */
 } PlainBroker;
 
@@ -97,19 +100,29 @@ static PlainBroker *plain_broker_start(HubTestEnv *env)
 	g_assert_no_error(error);
 	g_assert_true(g_spawn_check_wait_status(status, NULL));
 	b->hub_port = hub_test_free_port();
+	b->tls_port = hub_test_free_port();
 	b->open_port = hub_test_free_port();
+	{
+		g_autofree char *pki_dir = g_build_filename(b->dir, "pki", NULL);
+
+		b->pki = hub_test_pki_new(pki_dir, "Plain Broker CA");
+	}
 	conf = g_build_filename(b->dir, "mosquitto.conf", NULL);
 	log = g_build_filename(b->dir, "mosquitto.log", NULL);
 	text = g_strdup_printf("per_listener_settings true\npersistence false\nlog_dest file %s\n"
 			       "connection_messages true\n%s"
 			       "listener %u 127.0.0.1\nallow_anonymous false\npassword_file %s\n"
+			       "listener %u 127.0.0.1\nallow_anonymous false\npassword_file %s\n"
+			       "cafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate false\n"
 			       "listener %u 127.0.0.1\nallow_anonymous true\n",
-			       log, geteuid() == 0 ? "user root\n" : "", b->hub_port, passwords, b->open_port);
+			       log, geteuid() == 0 ? "user root\n" : "", b->hub_port, passwords, b->tls_port, passwords,
+			       hub_test_pki_ca_path(b->pki), hub_test_pki_server_cert_path(b->pki),
+			       hub_test_pki_server_key_path(b->pki), b->open_port);
 	g_assert_true(g_file_set_contents(conf, text, -1, NULL));
 	b->process = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
 				      hub_test_broker_path(), "-c", conf, NULL);
 	g_assert_no_error(error);
-	for (guint i = 0; i < 200 && !(accepts(b->hub_port) && accepts(b->open_port)); i++)
+	for (guint i = 0; i < 200 && !(accepts(b->hub_port) && accepts(b->tls_port) && accepts(b->open_port)); i++)
 		g_usleep(20 * 1000);
 	g_assert_true(accepts(b->open_port));
 	return b;
@@ -120,6 +133,7 @@ static void plain_broker_free(PlainBroker *b)
 	g_subprocess_send_signal(b->process, SIGTERM);
 	g_subprocess_wait(b->process, NULL, NULL);
 	g_object_unref(b->process);
+	hub_test_pki_free(b->pki);
 	g_free(b->dir);
 	g_free(b);
 }
@@ -188,6 +202,38 @@ static void test_plain_password(void)
 	/* Nothing to provision. */
 	g_assert_cmpint(hub_test_env_hubctl(env, &out, &err, "provision", NULL), !=, 0);
 	g_assert_nonnull(strstr(err, "provisions nothing"));
+}
+
+/* TLS without a client certificate: the broker verified against the
+ * root-ca role, the hub authenticated by its password. */
+static void test_tls_password(void)
+{
+	g_autoptr(HubTestEnv) env = hub_test_env_new();
+	g_autoptr(PlainBroker) broker = plain_broker_start(env);
+	g_autoptr(HubTestMqtt) observer = hub_test_mqtt_new("observer-tls", NULL, MQTT_PROTOCOL_V311);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *extra = NULL, *text = NULL, *log = NULL;
+
+	hub_test_env_install_plugin(env, "certhandlers/file/.libs/certstore-file.so", "certstore-file.so", 0755);
+	hub_test_env_install_plugin(env, "plugins/transport-mqtt/.libs/mqtt.so", "mqtt.so", 0755);
+	extra = g_strdup_printf("plugins=virtual,file,mqtt\n\n[certificates]\nroot-ca=file\n\n[plugin.file]\nroot-ca=%s\n\n"
+				"[cloud]\ntransport=mqtt\nbackoff-base-ms=50\nbackoff-cap-ms=300\nconnect-interval-ms=20\n\n"
+				"[plugin.mqtt]\nhost=127.0.0.1\nport=%u\nusername=hub\npassword-file=mqtt.password\n"
+				"client-id=hub-tls\ntopic-prefix=site/8/hub\n",
+				hub_test_pki_ca_path(broker->pki), broker->tls_port);
+	hub_test_env_write_config(env, extra, DEVICES);
+	write_password(env, "s3cret-pass\n");
+	g_assert_true(hub_test_mqtt_connect(observer, "127.0.0.1", broker->open_port, TIMEOUT_MS, &error));
+	g_assert_no_error(error);
+	g_assert_true(hub_test_mqtt_subscribe(observer, "site/8/hub/#", TIMEOUT_MS, &error));
+	g_assert_no_error(error);
+	hub_test_env_start_hubd(env);
+	wait_connection(env, "connected", NULL);
+	text = hub_test_mqtt_wait_message(observer, "site/8/hub/state", TIMEOUT_MS, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(strstr(text, "\"DEVICE_STATE\""));
+	log = hub_test_env_read_log(env);
+	g_assert_nonnull(strstr(log, "with TLS and a user name"));
 }
 
 /* ---- TLS with the permanent role's client certificate ---- */
@@ -290,6 +336,7 @@ int main(int argc, char **argv)
 	if (!hub_test_broker_available())
 		g_error("mosquitto is required (.ci/install-deps installs it)");
 	g_test_add_func("/transport-mqtt/plain-password", test_plain_password);
+	g_test_add_func("/transport-mqtt/tls-password", test_tls_password);
 	g_test_add_func("/transport-mqtt/tls-client-certificate", test_tls_client_certificate);
 	g_test_add_func("/transport-mqtt/bad-config", test_bad_config);
 	return g_test_run();
