@@ -33,7 +33,9 @@
  * (hub_cloudsim_uplink()).
  *
  * The responder reconnects and subscribes again by itself when the broker
- * comes back (hub_cloudsim_broker_start()).
+ * comes back (hub_cloudsim_broker_start()). Its session persists, so what
+ * hubs publish before it is back waits for it; a killed broker has it from
+ * its last autosave (every second).
  *
  * Unlike AWS, a reply goes to every client subscribed to the reply topic
  * (mosquitto cannot address one connection), so run one claim client at a

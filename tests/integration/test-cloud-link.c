@@ -938,6 +938,32 @@ static void test_unacknowledged_kept(void)
 	received_clear(&r);
 }
 
+/* Acknowledgements that never come (the broker froze, then died): the
+ * messages are sent again after the reconnect, counted as resent, none lost. */
+static void test_acknowledgements_lost(void)
+{
+	g_autofree char *conf = plugs_conf(1);
+	g_autoptr(Fixture) f = fixture_new(conf, NULL);
+	g_autoptr(JsonObject) outbox = NULL;
+	Received r;
+	guint from;
+
+	from = start_quiet(f);
+	/* A killed broker keeps what its last autosave (every second) wrote:
+	 * the cloud side's session must be in it to be there again at once. */
+	g_usleep(1500 * 1000);
+	hub_cloudsim_broker_pause(f->sim, TRUE);
+	switch_plugs(f, 1, 20);
+	wait_outbox(f, "inFlight", 20, FALSE);
+	hub_cloudsim_broker_kill(f->sim);
+	g_assert_true(hub_cloudsim_broker_start(f->sim));
+	wait_outbox(f, "records", 0, FALSE);
+	collect_switches(f, from, 1, 20, &r);
+	outbox = outbox_status(f);
+	g_assert_cmpint(json_object_get_int_member(outbox, "resent"), ==, 20);
+	received_clear(&r);
+}
+
 /* Bad [outbox] values stop hubd with the group and key named. */
 static void test_outbox_bad_config(void)
 {
@@ -976,6 +1002,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/cloud/outbox/kill-during-drain", test_kill_during_drain);
 	g_test_add_func("/cloud/outbox/quota", test_quota);
 	g_test_add_func("/cloud/outbox/unacknowledged-kept", test_unacknowledged_kept);
+	g_test_add_func("/cloud/outbox/acknowledgements-lost", test_acknowledgements_lost);
 	g_test_add_func("/cloud/outbox/bad-config", test_outbox_bad_config);
 	return g_test_run();
 }
