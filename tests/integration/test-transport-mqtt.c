@@ -12,7 +12,9 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "hub-cloudsim.h"
 #include "hub-test-broker.h"
@@ -83,6 +85,11 @@ static gboolean accepts(guint16 port)
 	return connection != NULL;
 }
 
+static void die_with_parent(gpointer user_data)
+{
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static PlainBroker *plain_broker_start(HubTestEnv *env)
 {
 	PlainBroker *b = g_new0(PlainBroker, 1);
@@ -119,9 +126,15 @@ static PlainBroker *plain_broker_start(HubTestEnv *env)
 			       hub_test_pki_ca_path(b->pki), hub_test_pki_server_cert_path(b->pki),
 			       hub_test_pki_server_key_path(b->pki), b->open_port);
 	g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-	b->process = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
-				      hub_test_broker_path(), "-c", conf, NULL);
-	g_assert_no_error(error);
+	{
+		g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(
+			G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+
+		/* Gone with the test, also when it aborts. */
+		g_subprocess_launcher_set_child_setup(launcher, die_with_parent, NULL, NULL);
+		b->process = g_subprocess_launcher_spawn(launcher, &error, hub_test_broker_path(), "-c", conf, NULL);
+		g_assert_no_error(error);
+	}
 	for (guint i = 0; i < 200 && !(accepts(b->hub_port) && accepts(b->tls_port) && accepts(b->open_port)); i++)
 		g_usleep(20 * 1000);
 	g_assert_true(accepts(b->open_port));
