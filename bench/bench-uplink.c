@@ -274,8 +274,8 @@ static UplinkResult measure_uplink(HubCloudsim *sim, const char *serial, guint s
 	g_autoptr(Hub) h = hub_new(sim, thing);
 	g_autofree char *devices = sensors_conf(sensors, 10);
 	UplinkResult r = { 0 };
-	gint64 acked0, pushed0, bytes0, records0, t0, t1;
-	guint64 disk0, disk1;
+	gint64 acked0, pushed0, t0, t1;
+	guint64 disk0, disk1, seen0, seen_bytes0;
 	const char *pid;
 
 	hub_write_config(h, devices, "[plugin.virtual]\nsensor-interval-ms=10\n");
@@ -284,8 +284,8 @@ static UplinkResult measure_uplink(HubCloudsim *sim, const char *serial, guint s
 	g_usleep(G_USEC_PER_SEC); /* warm-up */
 	acked0 = outbox_figure(h, "acknowledged");
 	pushed0 = outbox_figure(h, "pushed");
-	bytes0 = outbox_figure(h, "bytes");
-	records0 = outbox_figure(h, "records");
+	seen0 = hub_cloudsim_uplink_count(sim);
+	seen_bytes0 = hub_cloudsim_uplink_bytes(sim);
 	disk0 = write_bytes_of(pid);
 	t0 = bench_now_ns();
 	g_usleep((gulong)opt_seconds * G_USEC_PER_SEC);
@@ -294,9 +294,9 @@ static UplinkResult measure_uplink(HubCloudsim *sim, const char *serial, guint s
 	r.hub_rate = (double)(outbox_figure(h, "acknowledged") - acked0) / ((double)(t1 - t0) / 1e9);
 	r.offered_rate = (double)(outbox_figure(h, "pushed") - pushed0) / ((double)(t1 - t0) / 1e9);
 	r.dropped = outbox_figure(h, "droppedOverflow") + outbox_figure(h, "droppedExpired");
-	r.message_bytes = records0 ? (double)bytes0 / (double)records0 : 0;
-	if (!r.message_bytes && outbox_figure(h, "records"))
-		r.message_bytes = (double)outbox_figure(h, "bytes") / (double)outbox_figure(h, "records");
+	/* What arrived at the cloud side in the window: the messages' own size. */
+	r.message_bytes = (double)(hub_cloudsim_uplink_bytes(sim) - seen_bytes0) /
+			  (double)MAX(hub_cloudsim_uplink_count(sim) - seen0, 1u);
 	r.disk_per_message = (double)(disk1 - disk0) / MAX(r.hub_rate * ((double)(t1 - t0) / 1e9), 1.0);
 	return r;
 }

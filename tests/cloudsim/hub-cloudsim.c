@@ -79,6 +79,7 @@ struct _HubCloudsim {
 	GPtrArray *things;   /* Thing *, oldest first, deleted ones included */
 	GPtrArray *uplink;   /* HubCloudsimMessage *: what hubs published on north/#, in order */
 	guint uplink_received; /* also those not recorded */
+	guint64 uplink_bytes;  /* their payloads */
 	gboolean count_only;  /* benchmarks: count, keep nothing */
 };
 
@@ -520,6 +521,7 @@ static void on_message(struct mosquitto *mosq, void *data, const struct mosquitt
 		}
 		g_mutex_lock(&sim->lock);
 		sim->uplink_received++;
+		sim->uplink_bytes += (guint64)MAX(msg->payloadlen, 0);
 		if (copy)
 			g_ptr_array_add(sim->uplink, copy);
 		if (client_id)
@@ -1109,6 +1111,16 @@ guint hub_cloudsim_uplink_count(HubCloudsim *sim)
 
 	g_mutex_lock(&sim->lock);
 	n = sim->uplink_received;
+	g_mutex_unlock(&sim->lock);
+	return n;
+}
+
+guint64 hub_cloudsim_uplink_bytes(HubCloudsim *sim)
+{
+	guint64 n;
+
+	g_mutex_lock(&sim->lock);
+	n = sim->uplink_bytes;
 	g_mutex_unlock(&sim->lock);
 	return n;
 }

@@ -209,6 +209,8 @@ gboolean hub_cloudsim_send(HubCloudsim *sim, const char *topic, const void *payl
 GPtrArray *hub_cloudsim_uplink(HubCloudsim *sim, guint from);
 /* Messages received on north/#, recorded or not. */
 guint hub_cloudsim_uplink_count(HubCloudsim *sim);
+/* The payload bytes of those messages. */
+guint64 hub_cloudsim_uplink_bytes(HubCloudsim *sim);
 /* TRUE: count what arrives, keep nothing (benchmarks; recorded indices then
  * no longer match the count). */
 void hub_cloudsim_set_count_only(HubCloudsim *sim, gboolean count_only);
