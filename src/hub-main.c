@@ -22,6 +22,13 @@ static gboolean quit_cb(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* From the main loop: a loop that hangs stops pinging, and systemd restarts hubd. */
+static gboolean watchdog_cb(gpointer user_data)
+{
+	sd_notify(0, "WATCHDOG=1");
+	return G_SOURCE_CONTINUE;
+}
+
 static gboolean bus_lost_cb(gpointer user_data)
 {
 	g_warning("Lost the D-Bus connection, exiting");
@@ -53,7 +60,8 @@ int main(int argc, char **argv)
 	g_autoptr(HubDbus) dbus = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
 	gint64 started = g_get_monotonic_time();
-	guint sigterm, sigint;
+	guint sigterm, sigint, watchdog = 0;
+	uint64_t watchdog_usec = 0;
 
 	setlocale(LC_ALL, "");
 	g_option_context_add_main_entries(context, entries, NULL);
@@ -101,6 +109,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sd_notify(0, "READY=1");
+	/* WatchdogSec= in the unit: ping twice per period. */
+	if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0)
+		watchdog = g_timeout_add((guint)MAX(watchdog_usec / 2000, 1), watchdog_cb, NULL);
 	/* Start-up parsed and validated every stored value; return the freed heap. */
 	malloc_trim(0);
 	g_message("hubd %s ready on the %s bus: %u devices, %u plugins, started in %.1f ms", PACKAGE_VERSION,
@@ -108,6 +119,7 @@ int main(int argc, char **argv)
 		  hub_plugin_loader_get_plugins(daemon->loader)->len, (g_get_monotonic_time() - started) / 1000.0);
 
 	g_main_loop_run(loop);
+	g_clear_handle_id(&watchdog, g_source_remove);
 	g_source_remove(sigterm);
 	g_source_remove(sigint);
 	sd_notify(0, "STOPPING=1");

@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-glib/json-glib.h>
@@ -1035,10 +1037,67 @@ static void test_introspection_matches_xml(void)
 	hub_test_env_stop_hubd(env);
 }
 
+/* Type=notify and WatchdogSec= (systemd): READY=1 once the bus name is
+ * owned, WATCHDOG=1 from the main loop twice per period, STOPPING=1. */
+static void test_systemd_notify(void)
+{
+	g_autoptr(HubTestEnv) env = hub_test_env_new();
+	g_autofree char *path = hub_test_env_path(env, "notify.sock");
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	GString *got = g_string_new(NULL);
+	g_autofree char *all = NULL;
+	guint pings = 0;
+	gint64 deadline;
+	int fd;
+
+	g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+	hub_test_env_write_config(env, "plugins=virtual", LIGHT_CONF);
+	g_setenv("NOTIFY_SOCKET", path, TRUE);
+	g_setenv("WATCHDOG_USEC", "200000", TRUE);
+	hub_test_env_start_hubd(env);
+	g_unsetenv("NOTIFY_SOCKET");
+	g_unsetenv("WATCHDOG_USEC");
+	/* One second: about ten pings at 100 ms. */
+	deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
+	while (g_get_monotonic_time() < deadline) {
+		char buf[256];
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+
+		if (n > 0) {
+			buf[n] = '\0';
+			g_string_append_printf(got, "%s\n", buf);
+			pings += strstr(buf, "WATCHDOG=1") != NULL;
+		} else {
+			g_usleep(10 * 1000);
+		}
+	}
+	g_assert_true(g_str_has_prefix(got->str, "READY=1\n"));
+	g_assert_cmpuint(pings, >=, 5);
+	g_assert_cmpuint(pings, <=, 15);
+	hub_test_env_stop_hubd(env);
+	{
+		char buf[256];
+		ssize_t n;
+
+		while ((n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+			buf[n] = '\0';
+			g_string_append_printf(got, "%s\n", buf);
+		}
+	}
+	all = g_string_free(got, FALSE);
+	g_assert_nonnull(strstr(all, "STOPPING=1"));
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/hub/daemon/objects-published", test_objects_published);
+	g_test_add_func("/hub/daemon/systemd-notify", test_systemd_notify);
 	g_test_add_func("/hub/daemon/plugins-property", test_plugins_property);
 	g_test_add_func("/hub/daemon/set-changes-state", test_set_changes_state);
 	g_test_add_func("/hub/daemon/invoke-two-phase", test_invoke_two_phase);
