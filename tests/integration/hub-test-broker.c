@@ -207,9 +207,27 @@ void hub_test_broker_kill(HubTestBroker *broker)
 	g_clear_object(&broker->process);
 }
 
+/* The state letter of /proc/PID/stat ('T': stopped), or 0. */
+static char process_state(HubTestBroker *broker)
+{
+	const char *pid = g_subprocess_get_identifier(broker->process);
+	g_autofree char *path = pid ? g_strdup_printf("/proc/%s/stat", pid) : NULL;
+	g_autofree char *text = NULL;
+	const char *after;
+
+	if (!path || !g_file_get_contents(path, &text, NULL, NULL) || !(after = strrchr(text, ')')) || !after[1])
+		return 0;
+	return after[2];
+}
+
 void hub_test_broker_pause(HubTestBroker *broker)
 {
 	g_subprocess_send_signal(broker->process, SIGSTOP);
+	/* The signal is asynchronous: a broker busy on another CPU could still
+	 * answer a packet sent right after kill() returned. */
+	for (guint i = 0; i < 200 && process_state(broker) != 'T'; i++)
+		g_usleep(5 * 1000);
+	g_assert_cmpint(process_state(broker), ==, 'T');
 }
 
 void hub_test_broker_resume(HubTestBroker *broker)
