@@ -33,8 +33,6 @@
 #include "hub-cloudsim.h"
 #include "hub-test-env.h"
 #include "hub-test-mqtt.h"
-#include "hub-test-pki.h"
-#include "hub-tls-context.h"
 
 #define SERIAL "HUB-BENCH-0001"
 #define UPC "012345678905"
@@ -184,22 +182,8 @@ static SSL_CTX *client_context(HubCloudsim *sim, const char *cn)
 {
 	g_autofree char *key_pem = NULL;
 	g_autofree char *cert_pem = hub_cloudsim_issue_client(sim, cn, &key_pem);
-	g_autofree char *ca_pem = NULL;
-	static const HubTlsOptions options = { .hostname = "localhost" };
-	g_autoptr(GError) error = NULL;
-	EVP_PKEY *key = hub_test_pem_to_key(key_pem);
-	STACK_OF(X509) *chain = hub_test_pem_to_chain(cert_pem);
-	STACK_OF(X509) *anchors;
-	SSL_CTX *ctx;
 
-	g_assert_true(g_file_get_contents(hub_cloudsim_ca_path(sim), &ca_pem, NULL, NULL));
-	anchors = hub_test_pem_to_chain(ca_pem);
-	ctx = hub_tls_context_new(chain, key, anchors, &options, &error);
-	g_assert_no_error(error);
-	sk_X509_pop_free(chain, X509_free);
-	sk_X509_pop_free(anchors, X509_free);
-	EVP_PKEY_free(key);
-	return ctx;
+	return hub_cloudsim_client_context(sim, cert_pem, key_pem);
 }
 
 static void bare_on_publish(struct mosquitto *mosq, void *data, int mid)

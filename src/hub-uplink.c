@@ -114,11 +114,11 @@ gboolean hub_uplink_push(HubUplink *uplink, HubUplinkKind kind, const char *mess
 
 /* ---- what happened, as messages ---- */
 
-/* {"endpoints":[{"endpointId","capabilities":[{"id","name","version",@member:[@item]}]}]} */
-static JsonObject *one_capability(HubDevice *device, const char *endpoint_id, const char *capability_id,
+/* {"endpoints":[{"endpointId","capabilities":[{"id","name","version",@member:[@item]}]}]};
+ * @cap may be NULL (then only its id). */
+static JsonObject *one_capability(const char *endpoint_id, const char *capability_id, HubCapability *cap,
 				  const char *member, JsonNode *item)
 {
-	HubCapability *cap = hub_device_lookup_capability(device, endpoint_id, capability_id, NULL);
 	JsonObject *root = json_object_new();
 	JsonArray *endpoints = json_array_new();
 	JsonObject *ep = json_object_new();
@@ -141,9 +141,14 @@ static JsonObject *one_capability(HubDevice *device, const char *endpoint_id, co
 	return root;
 }
 
+static HubCapability *event_capability(const HubEvent *event)
+{
+	return hub_device_lookup_capability(event->device, event->endpoint_id, event->capability_id, NULL);
+}
+
 static void push_property(HubUplink *uplink, const HubEvent *event)
 {
-	HubCapability *cap = hub_device_lookup_capability(event->device, event->endpoint_id, event->capability_id, NULL);
+	HubCapability *cap = event_capability(event);
 	HubPropertyState *state = cap ? hub_capability_find_property(cap, event->name) : NULL;
 	const char *trace_id = hub_command_pipeline_running_trace(uplink->commands, event->device_id);
 	JsonObject *payload;
@@ -156,8 +161,8 @@ static void push_property(HubUplink *uplink, const HubEvent *event)
 		json_object_set_string_member(payload, "traceId", trace_id);
 	json_object_set_boolean_member(payload, "full", FALSE);
 	json_object_set_object_member(payload, "addedStates",
-				      one_capability(event->device, event->endpoint_id, event->capability_id,
-						     "properties", hub_property_state_to_json(state)));
+				      one_capability(event->endpoint_id, event->capability_id, cap, "properties",
+						     hub_property_state_to_json(state)));
 	hub_uplink_push(uplink, HUB_UPLINK_KIND_STATE, "DEVICE_STATE", payload);
 }
 
@@ -173,7 +178,8 @@ static void push_event(HubUplink *uplink, const HubEvent *event)
 	else
 		json_object_set_object_member(item, "parameters", json_object_new());
 	json_node_take_object(item_node, item);
-	payload = one_capability(event->device, event->endpoint_id, event->capability_id, "events", item_node);
+	payload = one_capability(event->endpoint_id, event->capability_id, event_capability(event), "events",
+				 item_node);
 	json_object_set_string_member(payload, "deviceId", event->device_id);
 	hub_uplink_push(uplink, HUB_UPLINK_KIND_EVENT, "DEVICE_EVENT", payload);
 }

@@ -898,24 +898,25 @@ char *hub_cloudsim_thing_status(HubCloudsim *sim, const char *managed_thing_id)
 	return status;
 }
 
-guint hub_cloudsim_offboarded(HubCloudsim *sim)
+/* @field of @sim, read under its lock. */
+static guint read_locked(HubCloudsim *sim, const guint *field)
 {
 	guint value;
 
 	g_mutex_lock(&sim->lock);
-	value = sim->offboarded;
+	value = *field;
 	g_mutex_unlock(&sim->lock);
 	return value;
 }
 
+guint hub_cloudsim_offboarded(HubCloudsim *sim)
+{
+	return read_locked(sim, &sim->offboarded);
+}
+
 guint hub_cloudsim_lifecycle_ignored(HubCloudsim *sim)
 {
-	guint value;
-
-	g_mutex_lock(&sim->lock);
-	value = sim->lifecycle_ignored;
-	g_mutex_unlock(&sim->lock);
-	return value;
+	return read_locked(sim, &sim->lifecycle_ignored);
 }
 
 static gboolean offboarded_reached(HubCloudsim *sim, gconstpointer data)
@@ -963,13 +964,8 @@ void hub_cloudsim_hold(HubCloudsim *sim, HubCloudsimApi api, gboolean hold)
 
 static guint read_counter(HubCloudsim *sim, const guint *counters, HubCloudsimApi api)
 {
-	guint value;
-
 	g_return_val_if_fail(api < HUB_CLOUDSIM_N_APIS, 0);
-	g_mutex_lock(&sim->lock);
-	value = counters[api];
-	g_mutex_unlock(&sim->lock);
-	return value;
+	return read_locked(sim, &counters[api]);
 }
 
 guint hub_cloudsim_count(HubCloudsim *sim, HubCloudsimApi api)
@@ -1107,12 +1103,7 @@ gboolean hub_cloudsim_wait_uplink(HubCloudsim *sim, guint n, guint timeout_ms)
 
 guint hub_cloudsim_uplink_count(HubCloudsim *sim)
 {
-	guint n;
-
-	g_mutex_lock(&sim->lock);
-	n = sim->uplink_received;
-	g_mutex_unlock(&sim->lock);
-	return n;
+	return read_locked(sim, &sim->uplink_received);
 }
 
 guint64 hub_cloudsim_uplink_bytes(HubCloudsim *sim)
@@ -1136,4 +1127,23 @@ void hub_cloudsim_broker_pause(HubCloudsim *sim, gboolean pause)
 		hub_test_broker_pause(sim->broker);
 	else
 		hub_test_broker_resume(sim->broker);
+}
+
+SSL_CTX *hub_cloudsim_client_context(HubCloudsim *sim, const char *cert_pem, const char *key_pem)
+{
+	static const HubTlsOptions options = { .hostname = "localhost" };
+	g_autoptr(EVP_PKEY) key = hub_test_pem_to_key(key_pem);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *ca_pem = NULL;
+	STACK_OF(X509) *chain = hub_test_pem_to_chain(cert_pem);
+	STACK_OF(X509) *anchors;
+	SSL_CTX *ctx;
+
+	g_assert_true(g_file_get_contents(hub_cloudsim_ca_path(sim), &ca_pem, NULL, NULL));
+	anchors = hub_test_pem_to_chain(ca_pem);
+	ctx = hub_tls_context_new(chain, key, anchors, &options, &error);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(anchors, X509_free);
+	g_assert_no_error(error);
+	return ctx;
 }

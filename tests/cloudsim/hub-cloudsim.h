@@ -45,6 +45,7 @@
 #pragma once
 
 #include <glib.h>
+#include <openssl/ssl.h>
 
 typedef struct _HubCloudsim HubCloudsim;
 
@@ -114,6 +115,9 @@ char *hub_cloudsim_read_log(HubCloudsim *sim);
  * tests that need a permanent identity without provisioning). Returns the
  * PEM; the PKCS#8 key goes to @key_pem (both g_free). */
 char *hub_cloudsim_issue_client(HubCloudsim *sim, const char *common_name, char **key_pem);
+/* A client TLS context (SSL_CTX_free) presenting @cert_pem and @key_pem and
+ * trusting the cloud's CA, for the broker as "localhost". */
+SSL_CTX *hub_cloudsim_client_context(HubCloudsim *sim, const char *cert_pem, const char *key_pem);
 
 /* Registers a managed thing (status PRE_ASSOCIATED): RegisterThing accepts
  * only parameters whose "SerialNumber" (or "SN") and "UPC" (or "EAN") match

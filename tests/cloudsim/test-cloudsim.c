@@ -25,7 +25,6 @@
 #include "hub-test-env.h"
 #include "hub-test-mqtt.h"
 #include "hub-test-pki.h"
-#include "hub-tls-context.h"
 
 #define TIMEOUT_MS 5000
 /* How long a message that must not arrive is waited for. */
@@ -41,8 +40,6 @@ static struct {
 	HubCloudsim *sim;
 } world;
 
-static const HubTlsOptions localhost = { .hostname = "localhost" };
-
 static void chain_free(STACK_OF(X509) *chain)
 {
 	sk_X509_pop_free(chain, X509_free);
@@ -50,20 +47,7 @@ static void chain_free(STACK_OF(X509) *chain)
 
 static SSL_CTX *context_for(const char *cert_pem, const char *key_pem)
 {
-	g_autoptr(EVP_PKEY) key = hub_test_pem_to_key(key_pem);
-	g_autoptr(GError) error = NULL;
-	g_autofree char *ca_pem = NULL;
-	STACK_OF(X509) *chain = hub_test_pem_to_chain(cert_pem);
-	STACK_OF(X509) *anchors;
-	SSL_CTX *ctx;
-
-	g_assert_true(g_file_get_contents(hub_cloudsim_ca_path(world.sim), &ca_pem, NULL, NULL));
-	anchors = hub_test_pem_to_chain(ca_pem);
-	ctx = hub_tls_context_new(chain, key, anchors, &localhost, &error);
-	chain_free(chain);
-	chain_free(anchors);
-	g_assert_no_error(error);
-	return ctx;
+	return hub_cloudsim_client_context(world.sim, cert_pem, key_pem);
 }
 
 /* A connected client with credentials from PEM text. */

@@ -26,7 +26,6 @@
 #include "hub-test-pki.h"
 #include "hub-test-softhsm.h"
 #include "hub-test-swtpm.h"
-#include "hub-tls-context.h"
 
 #define SERIAL "HUB-ONB-0001"
 #define UPC "012345678905"
@@ -592,25 +591,11 @@ static void test_tls_refused(void)
 
 static SSL_CTX *context_from_files(Fixture *f, const char *cert_path, const char *key_path)
 {
-	g_autofree char *cert = NULL, *key = NULL, *ca = NULL;
-	STACK_OF(X509) *chain, *anchors;
-	EVP_PKEY *pkey;
-	HubTlsOptions options = { .ip = "127.0.0.1" };
-	g_autoptr(GError) error = NULL;
-	SSL_CTX *ctx;
+	g_autofree char *cert = NULL, *key = NULL;
 
 	g_assert_true(g_file_get_contents(cert_path, &cert, NULL, NULL));
 	g_assert_true(g_file_get_contents(key_path, &key, NULL, NULL));
-	g_assert_true(g_file_get_contents(hub_cloudsim_ca_path(f->sim), &ca, NULL, NULL));
-	chain = hub_test_pem_to_chain(cert);
-	pkey = hub_test_pem_to_key(key);
-	anchors = hub_test_pem_to_chain(ca);
-	ctx = hub_tls_context_new(chain, pkey, anchors, &options, &error);
-	g_assert_no_error(error);
-	sk_X509_pop_free(chain, X509_free);
-	sk_X509_pop_free(anchors, X509_free);
-	EVP_PKEY_free(pkey);
-	return ctx;
+	return hub_cloudsim_client_context(f->sim, cert, key);
 }
 
 /* The hub's own permanent identity (the file store's files) cannot reach another hub's topics. */
