@@ -244,7 +244,7 @@ static void open_uplink(HubCloud *cloud)
 		return;
 	}
 	cloud->uplink = hub_uplink_new(daemon->registry, daemon->bus, daemon->commands, daemon->store, cloud->outbox);
-	cloud->downlink = hub_downlink_new_full(daemon->commands, cloud->uplink, offboard_from_cloud, cloud);
+	cloud->downlink = hub_downlink_new(daemon->commands, cloud->uplink, offboard_from_cloud, cloud);
 }
 
 void hub_cloud_prepare(HubCloud *cloud)

@@ -21,8 +21,8 @@ static const char *const command_members[] = {
 	"AccountAssociationId", "ConnectorAssociationId", NULL,
 };
 
-HubDownlink *hub_downlink_new_full(HubCommandPipeline *commands, HubUplink *uplink, HubDownlinkOffboardFunc offboard,
-				   gpointer offboard_data)
+HubDownlink *hub_downlink_new(HubCommandPipeline *commands, HubUplink *uplink, HubDownlinkOffboardFunc offboard,
+			      gpointer offboard_data)
 {
 	HubDownlink *downlink = g_new0(HubDownlink, 1);
 

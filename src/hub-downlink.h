@@ -34,8 +34,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubDownlink, hub_downlink_free)
 /* The cloud deleted the hub: offboard it. */
 typedef void (*HubDownlinkOffboardFunc)(gpointer user_data);
 
-HubDownlink *hub_downlink_new_full(HubCommandPipeline *commands, HubUplink *uplink, HubDownlinkOffboardFunc offboard,
-				   gpointer offboard_data);
+HubDownlink *hub_downlink_new(HubCommandPipeline *commands, HubUplink *uplink, HubDownlinkOffboardFunc offboard,
+			      gpointer offboard_data);
 
 /* The hub's own ids: a message naming another client id or managed thing is refused. */
 void hub_downlink_set_identity(HubDownlink *downlink, const char *client_id, const char *managed_thing_id);

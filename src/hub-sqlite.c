@@ -150,11 +150,6 @@ void hub_sqlite_set_commit_func(HubSqlite *db, HubSqliteCommitFunc func, gpointe
 	db->commit_data = user_data;
 }
 
-gboolean hub_sqlite_in_batch(HubSqlite *db)
-{
-	return db->in_transaction;
-}
-
 static gboolean commit_cb(gpointer user_data);
 
 /* TRUE when the pending writes are committed (or there were none). */

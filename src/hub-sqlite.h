@@ -45,5 +45,3 @@ gboolean hub_sqlite_run(HubSqlite *db, sqlite3_stmt *s);
 gboolean hub_sqlite_exec(HubSqlite *db, const char *sql, const char *what);
 /* Commits the batch now; FALSE (logged, retried later) when it cannot. */
 gboolean hub_sqlite_flush(HubSqlite *db);
-/* TRUE while a batch is open. */
-gboolean hub_sqlite_in_batch(HubSqlite *db);

@@ -350,11 +350,6 @@ void hub_uplink_detach(HubUplink *uplink)
 		g_clear_pointer(&uplink->topics[i], g_free);
 }
 
-gboolean hub_uplink_is_attached(HubUplink *uplink)
-{
-	return uplink->attached;
-}
-
 void hub_uplink_connected(HubUplink *uplink)
 {
 	if (!uplink->attached)

@@ -63,7 +63,6 @@ void hub_uplink_set_enabled(HubUplink *uplink, gboolean enabled);
 void hub_uplink_attach(HubUplink *uplink, const char *const *topics, HubUplinkPublishFunc publish,
 		       gpointer user_data);
 void hub_uplink_detach(HubUplink *uplink);
-gboolean hub_uplink_is_attached(HubUplink *uplink);
 /* The attached session connected: every device's state is queued, then the queue is sent. */
 void hub_uplink_connected(HubUplink *uplink);
 /* It lost its connection: what was in flight is sent again after the next connect. */
