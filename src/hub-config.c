@@ -121,7 +121,10 @@ static gboolean read_cloud(HubConfig *config, GError **error)
 	if (!config->keyfile || !g_key_file_has_group(config->keyfile, "cloud"))
 		return TRUE;
 	present = g_key_file_get_keys(config->keyfile, "cloud", NULL, NULL);
-	for (guint i = 0; present && present[i]; i++)
+	/* A group with every key commented out (the packaged hubd.conf) is no cloud. */
+	if (!present || !present[0])
+		return TRUE;
+	for (guint i = 0; present[i]; i++)
 		if (!g_strv_contains(keys, present[i]))
 			g_warning("%s: unknown key [cloud] %s, ignoring", config->path, present[i]);
 	config->cloud.transport = g_key_file_get_string(config->keyfile, "cloud", "transport", NULL);

@@ -58,6 +58,9 @@ struct _HubPluginLoader {
 	HubPluginPrepareFunc prepare;
 	GPtrArray *refusals; /* HubPluginRefusal*, in order */
 	GPtrArray *modules;  /* HubPluginModule*, load order */
+	/* Per kind (HUB_PLUGIN_KIND_*): the names to initialise, when filtered. */
+	gboolean kind_filtered[HUB_PLUGIN_KIND_TRANSPORT + 1];
+	char **kind_wanted[HUB_PLUGIN_KIND_TRANSPORT + 1];
 };
 
 static void hub_plugin_free(HubPlugin *plugin)
@@ -119,6 +122,14 @@ void hub_plugin_loader_set_prepare_func(HubPluginLoader *loader, HubPluginPrepar
 	loader->prepare = prepare;
 }
 
+void hub_plugin_loader_set_wanted(HubPluginLoader *loader, guint32 kind, const char *const *names)
+{
+	g_return_if_fail(kind < G_N_ELEMENTS(loader->kind_filtered));
+	loader->kind_filtered[kind] = TRUE;
+	g_strfreev(loader->kind_wanted[kind]);
+	loader->kind_wanted[kind] = g_strdupv((char **)names);
+}
+
 void hub_plugin_loader_free(HubPluginLoader *loader)
 {
 	if (!loader)
@@ -144,6 +155,8 @@ void hub_plugin_loader_free(HubPluginLoader *loader)
 	g_ptr_array_unref(loader->modules);
 
 	g_ptr_array_unref(loader->refusals);
+	for (guint i = 0; i < G_N_ELEMENTS(loader->kind_wanted); i++)
+		g_strfreev(loader->kind_wanted[i]);
 	g_free(loader);
 }
 
@@ -295,6 +308,13 @@ static LoadResult load_descriptor(HubPluginLoader *loader, const char *path, con
 	 * whose name cannot be read is checked (and reported) as usual. */
 	if (only && name && !name_is_wanted(name, only))
 		return LOAD_SKIPPED;
+	/* A transport or store the configuration does not use would have nothing
+	 * to do: it is not initialised, so its unused settings are not checked. */
+	if (name && desc->kind < G_N_ELEMENTS(loader->kind_filtered) && loader->kind_filtered[desc->kind] &&
+	    !(loader->kind_wanted[desc->kind] && g_strv_contains((const char *const *)loader->kind_wanted[desc->kind], name))) {
+		g_debug("Skipping plugin %s (%s): the configuration does not use it", name, path);
+		return LOAD_SKIPPED;
+	}
 
 	/* Only abi_major and abi_minor are common to every ABI; check them first. */
 	if (!hub_plugin_abi_compatible(loader->abi_major, loader->abi_minor, desc->abi_major, desc->abi_minor,

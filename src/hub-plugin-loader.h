@@ -63,6 +63,11 @@ void hub_plugin_loader_set_release_func(HubPluginLoader *loader, HubPluginReleas
 typedef void (*HubPluginPrepareFunc)(HubPlugin *plugin);
 void hub_plugin_loader_set_prepare_func(HubPluginLoader *loader, HubPluginPrepareFunc prepare);
 
+/* From now on initialises plugins of @kind (HUB_PLUGIN_KIND_*) only when
+ * @names (NULL-terminated, may be NULL: none) has their name, and skips the
+ * others silently, as if they were not in the plugin directory. */
+void hub_plugin_loader_set_wanted(HubPluginLoader *loader, guint32 kind, const char *const *names);
+
 /* Calls exit() on every initialised plugin in reverse load order, then unloads. NULL-safe. */
 void hub_plugin_loader_free(HubPluginLoader *loader);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HubPluginLoader, hub_plugin_loader_free)

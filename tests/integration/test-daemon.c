@@ -701,6 +701,41 @@ static void test_corrupt_database(void)
 	hub_test_env_stop_hubd(env);
 }
 
+/* data/hubd.conf as the package installs it (only the install paths pointed
+ * at the test's): every section commented out still makes a working hub. */
+static void test_packaged_config(void)
+{
+	g_autoptr(HubTestEnv) env = hub_test_env_new();
+	g_autofree char *packaged = g_build_filename(g_getenv("HUB_TOP_SRCDIR"), "data", "hubd.conf", NULL);
+	g_autofree char *text = NULL;
+	g_autofree char *plugin_dir = g_strdup_printf("plugin-dir=%s", env->plugin_dir);
+	g_autofree char *capability_dir = g_strdup_printf("capability-dir=%s", env->capability_dir);
+	g_autoptr(GString) conf = NULL;
+	g_autoptr(GVariant) count = NULL;
+	g_autoptr(GVariant) cloud = NULL;
+	g_autofree char *log = NULL;
+
+	g_assert_true(g_file_get_contents(packaged, &text, NULL, NULL));
+	conf = g_string_new(text);
+	g_assert_cmpuint(g_string_replace(conf, "#plugin-dir=/usr/lib/<arch>/hubd/plugins", plugin_dir, 1), ==, 1);
+	g_assert_cmpuint(g_string_replace(conf, "#capability-dir=/usr/share/hubd/capabilities", capability_dir, 1), ==,
+			 1);
+	g_assert_true(g_file_set_contents(env->config_path, conf->str, -1, NULL));
+	/* The plugins of the hubd package (virtual is there already). */
+	hub_test_env_install_plugin(env, "certhandlers/file/.libs/certstore-file.so", "certstore-file.so", 0755);
+	hub_test_env_install_plugin(env, "plugins/transport-mqtt/.libs/mqtt.so", "mqtt.so", 0755);
+	hub_test_env_install_plugin(env, "plugins/transport-aws-iot/.libs/aws-iot.so", "aws-iot.so", 0755);
+	hub_test_env_start_hubd(env);
+	count = hub_test_get_manager_property(env, "DeviceCount");
+	g_assert_cmpuint(g_variant_get_uint32(count), ==, 0);
+	cloud = hub_test_get_manager_property(env, "CloudState");
+	g_assert_cmpstr(g_variant_get_string(cloud, NULL), ==, ""); /* no cloud configured */
+	hub_test_env_stop_hubd(env);
+	log = hub_test_env_read_log(env);
+	g_assert_null(strstr(log, "unknown key"));
+	g_assert_null(strstr(log, "WARNING"));
+}
+
 static void test_missing_state_dir(void)
 {
 	g_autoptr(HubTestEnv) env = hub_test_env_new();
@@ -1115,6 +1150,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/hub/daemon/state-survives-restart", test_state_survives_restart);
 	g_test_add_func("/hub/daemon/bad-input/corrupt-database", test_corrupt_database);
 	g_test_add_func("/hub/daemon/missing-state-dir", test_missing_state_dir);
+	g_test_add_func("/hub/daemon/packaged-config", test_packaged_config);
 	g_test_add_func("/hub/daemon/bad-input/second-daemon", test_second_daemon_refused);
 	g_test_add_func("/hub/daemon/bad-input/plugin-permissions", test_plugin_bad_permissions);
 	g_test_add_func("/hub/daemon/bad-input/capability-file", test_bad_capability_file);
