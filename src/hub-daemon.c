@@ -54,6 +54,21 @@ static void restore_property(const char *device_id, const char *endpoint_id, con
 				      last_changed_ms);
 }
 
+/* Only the transport and the certificate stores the configuration names are
+ * initialised: an installed but unused one would only check settings nobody wrote. */
+static void want_configured_plugins(HubPluginLoader *loader, HubConfig *config)
+{
+	const char *transport[] = { config->cloud.transport, NULL };
+	const char *stores[G_N_ELEMENTS(config->cert_stores) + 1] = { NULL };
+	guint n = 0;
+
+	for (guint role = 0; role < G_N_ELEMENTS(config->cert_stores); role++)
+		if (config->cert_stores[role])
+			stores[n++] = config->cert_stores[role];
+	hub_plugin_loader_set_wanted(loader, HUB_PLUGIN_KIND_TRANSPORT, transport);
+	hub_plugin_loader_set_wanted(loader, HUB_PLUGIN_KIND_CERTSTORE, stores);
+}
+
 HubDaemon *hub_daemon_new(HubConfig *config, GError **error)
 {
 	g_autoptr(HubDaemon) daemon = g_new0(HubDaemon, 1);
@@ -94,18 +109,7 @@ HubDaemon *hub_daemon_new(HubConfig *config, GError **error)
 	daemon->loader = hub_plugin_loader_new(HUB_PLUGIN_ABI_MAJOR, HUB_PLUGIN_ABI_MINOR, hub_host_table(), daemon);
 	hub_plugin_loader_set_prepare_func(daemon->loader, hub_host_prepare_plugin);
 	hub_plugin_loader_set_release_func(daemon->loader, hub_host_release_plugin);
-	/* Only the transport and the certificate stores the configuration names. */
-	{
-		const char *transport[] = { config->cloud.transport, NULL };
-		const char *stores[G_N_ELEMENTS(config->cert_stores) + 1] = { NULL };
-		guint n = 0;
-
-		for (guint role = 0; role < G_N_ELEMENTS(config->cert_stores); role++)
-			if (config->cert_stores[role])
-				stores[n++] = config->cert_stores[role];
-		hub_plugin_loader_set_wanted(daemon->loader, HUB_PLUGIN_KIND_TRANSPORT, transport);
-		hub_plugin_loader_set_wanted(daemon->loader, HUB_PLUGIN_KIND_CERTSTORE, stores);
-	}
+	want_configured_plugins(daemon->loader, config);
 	daemon->discovery = hub_discovery_new(daemon->loader, daemon->bus);
 	daemon->certs = hub_cert_manager_new(config, daemon->loader);
 	daemon->cloud = hub_cloud_new(daemon);

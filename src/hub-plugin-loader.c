@@ -311,7 +311,8 @@ static LoadResult load_descriptor(HubPluginLoader *loader, const char *path, con
 	/* A transport or store the configuration does not use would have nothing
 	 * to do: it is not initialised, so its unused settings are not checked. */
 	if (name && desc->kind < G_N_ELEMENTS(loader->kind_filtered) && loader->kind_filtered[desc->kind] &&
-	    !(loader->kind_wanted[desc->kind] && g_strv_contains((const char *const *)loader->kind_wanted[desc->kind], name))) {
+	    !(loader->kind_wanted[desc->kind] &&
+	      g_strv_contains((const char *const *)loader->kind_wanted[desc->kind], name))) {
 		g_debug("Skipping plugin %s (%s): the configuration does not use it", name, path);
 		return LOAD_SKIPPED;
 	}

@@ -713,6 +713,7 @@ static void test_packaged_config(void)
 	g_autoptr(GString) conf = NULL;
 	g_autoptr(GVariant) count = NULL;
 	g_autoptr(GVariant) cloud = NULL;
+	g_autoptr(GVariant) plugins = NULL;
 	g_autofree char *log = NULL;
 
 	g_assert_true(g_file_get_contents(packaged, &text, NULL, NULL));
@@ -730,6 +731,15 @@ static void test_packaged_config(void)
 	g_assert_cmpuint(g_variant_get_uint32(count), ==, 0);
 	cloud = hub_test_get_manager_property(env, "CloudState");
 	g_assert_cmpstr(g_variant_get_string(cloud, NULL), ==, ""); /* no cloud configured */
+	/* The transports are installed but unused: not initialised. */
+	plugins = hub_test_get_manager_property(env, "Plugins");
+	g_assert_cmpuint(g_variant_n_children(plugins), ==, 2);
+	for (guint i = 0; i < 2; i++) {
+		const char *name, *kind;
+
+		g_variant_get_child(plugins, i, "(&s&s&s&s&sb)", &name, &kind, NULL, NULL, NULL, NULL);
+		g_assert_true(g_str_equal(name, "virtual") || g_str_equal(name, "file"));
+	}
 	hub_test_env_stop_hubd(env);
 	log = hub_test_env_read_log(env);
 	g_assert_null(strstr(log, "unknown key"));
