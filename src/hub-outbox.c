@@ -566,7 +566,6 @@ gboolean hub_outbox_contains(HubOutbox *outbox, guint64 id)
 	if (g_hash_table_contains(outbox->fresh_ids, &id))
 		return TRUE;
 	s = hub_sqlite_stmt(outbox->db, STMT_EXISTS);
-
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
 	found = sqlite3_step(s) == SQLITE_ROW;
 	sqlite3_reset(s);
@@ -599,7 +598,6 @@ static void read_ahead(HubOutbox *outbox, Lane *lane)
 	lane->drained = n < READ_AHEAD;
 }
 
-/* The next entry to send, read ahead if needed; NULL when both lanes are empty. */
 /* The lane's next fresh message at or after its cursor, as a copy (the
  * fresh one stays until it is committed or acknowledged). Fresh ids are
  * nearly consecutive, so this looks them up one by one from the cursor. */
@@ -629,6 +627,7 @@ static Entry *next_fresh(HubOutbox *outbox, guint lane_index)
 	return NULL;
 }
 
+/* The next entry to send, read ahead if needed; NULL when both lanes are empty. */
 static Entry *pop_entry(HubOutbox *outbox, guint *lane_index)
 {
 	for (guint i = 0; i < N_LANES; i++) {

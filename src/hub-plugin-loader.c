@@ -58,8 +58,7 @@ struct _HubPluginLoader {
 	HubPluginPrepareFunc prepare;
 	GPtrArray *refusals; /* HubPluginRefusal*, in order */
 	GPtrArray *modules;  /* HubPluginModule*, load order */
-	/* Per kind (HUB_PLUGIN_KIND_*): the names to initialise, when filtered. */
-	gboolean kind_filtered[HUB_PLUGIN_KIND_TRANSPORT + 1];
+	/* Per kind (HUB_PLUGIN_KIND_*): the names to initialise; NULL: all. */
 	char **kind_wanted[HUB_PLUGIN_KIND_TRANSPORT + 1];
 };
 
@@ -124,10 +123,10 @@ void hub_plugin_loader_set_prepare_func(HubPluginLoader *loader, HubPluginPrepar
 
 void hub_plugin_loader_set_wanted(HubPluginLoader *loader, guint32 kind, const char *const *names)
 {
-	g_return_if_fail(kind < G_N_ELEMENTS(loader->kind_filtered));
-	loader->kind_filtered[kind] = TRUE;
+	g_return_if_fail(kind < G_N_ELEMENTS(loader->kind_wanted));
 	g_strfreev(loader->kind_wanted[kind]);
-	loader->kind_wanted[kind] = g_strdupv((char **)names);
+	/* An empty list, not NULL, when none is wanted. */
+	loader->kind_wanted[kind] = names ? g_strdupv((char **)names) : g_new0(char *, 1);
 }
 
 void hub_plugin_loader_free(HubPluginLoader *loader)
@@ -310,9 +309,8 @@ static LoadResult load_descriptor(HubPluginLoader *loader, const char *path, con
 		return LOAD_SKIPPED;
 	/* A transport or store the configuration does not use would have nothing
 	 * to do: it is not initialised, so its unused settings are not checked. */
-	if (name && desc->kind < G_N_ELEMENTS(loader->kind_filtered) && loader->kind_filtered[desc->kind] &&
-	    !(loader->kind_wanted[desc->kind] &&
-	      g_strv_contains((const char *const *)loader->kind_wanted[desc->kind], name))) {
+	if (name && desc->kind < G_N_ELEMENTS(loader->kind_wanted) && loader->kind_wanted[desc->kind] &&
+	    !g_strv_contains((const char *const *)loader->kind_wanted[desc->kind], name)) {
 		g_debug("Skipping plugin %s (%s): the configuration does not use it", name, path);
 		return LOAD_SKIPPED;
 	}

@@ -31,6 +31,21 @@ static const struct {
 /* A full state replaces the one before: the first to go when space runs out. */
 #define SNAPSHOT_PRIORITY 0
 
+/* A capability report in the outbox: remembered as sent at its PUBACK. */
+typedef struct {
+	char *device_id;
+	char *checksum;
+} QueuedReport;
+
+static void queued_report_free(gpointer data)
+{
+	QueuedReport *report = data;
+
+	g_free(report->device_id);
+	g_free(report->checksum);
+	g_free(report);
+}
+
 struct _HubUplink {
 	HubRegistry *registry;
 	HubEventBus *bus;
@@ -49,7 +64,7 @@ struct _HubUplink {
 	guint drain_source;
 
 	GHashTable *tracked;     /* trace ids of the cloud's running commands */
-	GHashTable *reports;     /* guint64* outbox id -> "device id\x1fchecksum": capability reports not yet acknowledged */
+	GHashTable *reports;     /* guint64* outbox id -> QueuedReport*: capability reports not yet acknowledged */
 	char message_prefix[17]; /* random per start: message ids stay unique across restarts */
 	guint64 message_count;
 };
@@ -203,14 +218,16 @@ static void push_lifecycle(HubUplink *uplink, HubDevice *device, const char *sta
 /* Whether a report of @device with @checksum waits in the outbox already. */
 static gboolean report_queued(HubUplink *uplink, const char *device_id, const char *checksum)
 {
-	g_autofree char *value = g_strdup_printf("%s\x1f%s", device_id, checksum);
 	GHashTableIter iter;
 	gpointer v;
 
 	g_hash_table_iter_init(&iter, uplink->reports);
-	while (g_hash_table_iter_next(&iter, NULL, &v))
-		if (g_str_equal(v, value))
+	while (g_hash_table_iter_next(&iter, NULL, &v)) {
+		QueuedReport *report = v;
+
+		if (g_str_equal(report->device_id, device_id) && g_str_equal(report->checksum, checksum))
 			return TRUE;
+	}
 	return FALSE;
 }
 
@@ -224,6 +241,7 @@ static void push_capabilities(HubUplink *uplink, HubDevice *device)
 	g_autofree char *checksum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
 	g_autofree char *sent = hub_store_kv_get(uplink->store, REPORTS_OWNER, device->id);
 	JsonObject *payload;
+	QueuedReport *queued;
 	guint64 *id;
 
 	if (g_strcmp0(sent, checksum) == 0 || report_queued(uplink, device->id, checksum))
@@ -235,7 +253,10 @@ static void push_capabilities(HubUplink *uplink, HubDevice *device)
 		return;
 	id = g_new(guint64, 1);
 	*id = hub_outbox_last_id(uplink->outbox);
-	g_hash_table_insert(uplink->reports, id, g_strdup_printf("%s\x1f%s", device->id, checksum));
+	queued = g_new(QueuedReport, 1);
+	queued->device_id = g_strdup(device->id);
+	queued->checksum = g_steal_pointer(&checksum);
+	g_hash_table_insert(uplink->reports, id, queued);
 }
 
 static void push_full_state(HubUplink *uplink, HubDevice *device)
@@ -388,18 +409,16 @@ void hub_uplink_disconnected(HubUplink *uplink)
 gboolean hub_uplink_published(HubUplink *uplink, int mid)
 {
 	guint64 *id = g_hash_table_lookup(uplink->mids, GINT_TO_POINTER(mid));
-	const char *report;
+	QueuedReport *report;
 
 	if (!id)
 		return FALSE;
 	hub_outbox_ack(uplink->outbox, *id);
 	report = g_hash_table_lookup(uplink->reports, id);
 	if (report) {
-		g_auto(GStrv) parts = g_strsplit(report, "\x1f", 2);
-
 		/* Not for a device removed meanwhile. */
-		if (hub_registry_lookup(uplink->registry, parts[0]))
-			hub_store_kv_set(uplink->store, REPORTS_OWNER, parts[0], parts[1]);
+		if (hub_registry_lookup(uplink->registry, report->device_id))
+			hub_store_kv_set(uplink->store, REPORTS_OWNER, report->device_id, report->checksum);
 		g_hash_table_remove(uplink->reports, id);
 	}
 	g_hash_table_remove(uplink->mids, GINT_TO_POINTER(mid));
@@ -421,7 +440,7 @@ HubUplink *hub_uplink_new(HubRegistry *registry, HubEventBus *bus, HubCommandPip
 	uplink->outbox = outbox;
 	uplink->mids = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	uplink->tracked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	uplink->reports = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+	uplink->reports = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, queued_report_free);
 	g_snprintf(uplink->message_prefix, sizeof(uplink->message_prefix), "%08x%08x", g_random_int(),
 		   g_random_int());
 	uplink->subscription = hub_event_bus_subscribe(bus, on_event, uplink);
